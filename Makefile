@@ -1,0 +1,72 @@
+# minitrain: `make` builds ./train, the tools (bin/) and the test runner;
+# `make test` runs the doctest suite; `make bench` prints the CPU benchmark.
+# The CUDA backend (cuda/*.cu) is built when nvcc is on PATH.
+
+CXX      ?= g++
+CXXFLAGS ?= -O3 -march=native
+# -fno-math-errno lets loops with sqrt vectorise (nothing here reads errno).
+CXXFLAGS += -std=c++17 -fopenmp -fno-math-errno -Wall -Wextra -MMD -MP -Isrc
+LDFLAGS  += -fopenmp
+# ICU: Unicode character classes for the GPT-2 pre-tokenizer.
+LDLIBS   += -licuuc
+
+LIB_SRC  := $(filter-out src/train.cpp,$(wildcard src/*.cpp src/*/*.cpp))
+TOOL_SRC := $(wildcard tools/*.cpp)
+TEST_SRC := $(wildcard tests/*.cpp)
+CUDA_SRC := $(wildcard cuda/*.cu)
+
+NVCC     ?= $(shell command -v nvcc 2>/dev/null)
+ifneq ($(NVCC),)
+ifneq ($(CUDA_SRC),)
+# sm_90 where the GPU is a Hopper; otherwise PTX that any newer GPU JITs.
+CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | grep -q '^9.0' \
+               && echo '-gencode arch=compute_90,code=sm_90' || echo '-gencode arch=compute_80,code=[sm_80,compute_80]')
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Isrc
+CXXFLAGS += -DMT_CUDA
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
+LDLIBS   += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcublasLt -lcublas -lcudart
+LIB_OBJ_CUDA := $(patsubst %.cu,build/%.o,$(CUDA_SRC))
+endif
+endif
+
+LIB_OBJ  := $(patsubst %.cpp,build/%.o,$(LIB_SRC)) $(LIB_OBJ_CUDA)
+TOOLS    := $(patsubst tools/%.cpp,bin/%,$(TOOL_SRC))
+TESTS    := bin/tests
+
+all: train $(TOOLS) $(TESTS)
+
+build/libminitrain.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+build/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+build/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+train: build/src/train.o build/libminitrain.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/%: build/tools/%.o build/libminitrain.a
+	@mkdir -p bin
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/tests: $(patsubst %.cpp,build/%.o,$(TEST_SRC)) build/libminitrain.a
+	@mkdir -p bin
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The whole suite on 2 threads (the CI machine's cores); doctest filters pass through: make test ARGS='-tc=*layernorm*'
+test: all
+	OMP_NUM_THREADS=2 ./bin/tests $(ARGS)
+
+bench: bin/bench
+	OMP_NUM_THREADS=2 ./bin/bench
+
+clean:
+	rm -rf build bin train
+
+.PHONY: all test bench clean
+.SECONDARY:
+-include $(shell find build -name '*.d' 2>/dev/null)

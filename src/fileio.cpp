@@ -1,0 +1,61 @@
+#include "fileio.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+void fail(const std::string& path, const std::string& problem) {
+    throw std::runtime_error(path + ": " + problem);
+}
+
+uint64_t load_le(const unsigned char* p, int width) {
+    uint64_t v = 0;
+    for (int k = 0; k < width; k++) v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+
+void store_le(unsigned char* p, uint64_t v, int width) {
+    for (int k = 0; k < width; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+
+void fsync_path(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) fail(path, std::string("cannot open to sync: ") + std::strerror(errno));
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) fail(path, std::string("fsync failed: ") + std::strerror(err));
+}
+
+void write_atomically(const std::string& path, const std::function<void(FILE*)>& fill) {
+    const std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) fail(path, "cannot create " + tmp + ": " + std::strerror(errno));
+    bool ok;
+    try {
+        fill(f);
+        ok = !std::ferror(f) && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+    } catch (...) {
+        std::fclose(f);
+        std::remove(tmp.c_str());
+        throw;
+    }
+    int err = errno;
+    if (std::fclose(f) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        std::remove(tmp.c_str());
+        fail(path, std::string("cannot write: ") + std::strerror(err));
+    }
+    size_t slash = path.find_last_of('/');
+    fsync_path(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+}

@@ -1,0 +1,21 @@
+// Small pieces every file reader and writer shares: explicit little-endian
+// integers (a file means the same on any host), one-line "<path>: <problem>"
+// errors, and atomic writes.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+[[noreturn]] void fail(const std::string& path, const std::string& problem);
+
+uint64_t load_le(const unsigned char* p, int width);
+void store_le(unsigned char* p, uint64_t v, int width);
+
+// Writes through `fill` into <path>.tmp, fsyncs it, renames it over path and
+// fsyncs the directory, so that a crash leaves either the old file or the
+// whole new one. `fill` may throw; the temp file is then removed.
+void write_atomically(const std::string& path, const std::function<void(FILE*)>& fill);
+
+// fsync of a directory (after a rename inside it) or a file by path.
+void fsync_path(const std::string& path);

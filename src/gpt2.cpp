@@ -1,0 +1,265 @@
+#include "gpt2.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "init.h"
+
+void validate(const GPT2Config& c, const std::string& what) {
+    auto fail = [&](const std::string& problem) { throw std::runtime_error(what + ": " + problem); };
+    if (c.L < 1 || c.L > 1024) fail("layers " + std::to_string(c.L) + " out of range [1, 1024]");
+    if (c.C < 1 || c.C > 65536) fail("channels " + std::to_string(c.C) + " out of range [1, 65536]");
+    if (c.NH < 1 || c.C % c.NH != 0)
+        fail("heads " + std::to_string(c.NH) + " do not divide channels " + std::to_string(c.C));
+    if (c.max_T < 1 || c.max_T > 65536) fail("max_T " + std::to_string(c.max_T) + " out of range [1, 65536]");
+    if (c.V < 1 || c.V > (1 << 24)) fail("vocab " + std::to_string(c.V) + " out of range [1, 2^24]");
+    if (c.Vp < c.V || c.Vp > (1 << 24))
+        fail("padded vocab " + std::to_string(c.Vp) + " smaller than vocab " + std::to_string(c.V));
+    for (float p : {c.embd_pdrop, c.attn_pdrop, c.resid_pdrop})
+        if (!(p >= 0.0f && p < 1.0f)) fail("dropout " + std::to_string(p) + " not in [0, 1)");
+}
+
+static std::string block_name(int l, const char* rest) { return "h." + std::to_string(l) + "." + rest; }
+
+// Tensor names follow Hugging Face's GPT2Model; matmul weights are stored
+// (out, in) like nn.Linear, i.e. transposed from HF's Conv1D. Within a block
+// the order is llm.c's, so its files map onto this table by position.
+TensorTable gpt2_param_table(const GPT2Config& cfg) {
+    const int C = cfg.C;
+    TensorTable p;
+    p.add("wte.weight", {cfg.Vp, C}, -1, cfg.decay_embeddings);
+    p.add("wpe.weight", {cfg.max_T, C}, -1, cfg.decay_embeddings);
+    for (int l = 0; l < cfg.L; l++) {
+        p.add(block_name(l, "ln_1.weight"), {C}, l);
+        p.add(block_name(l, "ln_1.bias"), {C}, l);
+        p.add(block_name(l, "attn.c_attn.weight"), {3 * C, C}, l, true);
+        p.add(block_name(l, "attn.c_attn.bias"), {3 * C}, l);
+        p.add(block_name(l, "attn.c_proj.weight"), {C, C}, l, true);
+        p.add(block_name(l, "attn.c_proj.bias"), {C}, l);
+        p.add(block_name(l, "ln_2.weight"), {C}, l);
+        p.add(block_name(l, "ln_2.bias"), {C}, l);
+        p.add(block_name(l, "mlp.c_fc.weight"), {4 * C, C}, l, true);
+        p.add(block_name(l, "mlp.c_fc.bias"), {4 * C}, l);
+        p.add(block_name(l, "mlp.c_proj.weight"), {C, 4 * C}, l, true);
+        p.add(block_name(l, "mlp.c_proj.bias"), {C}, l);
+    }
+    p.add("ln_f.weight", {C});
+    p.add("ln_f.bias", {C});
+    return p;
+}
+
+GPT2::GPT2(Backend& be, const GPT2Config& config, int b, int t)
+    : cfg(config), B(b), T(t), arena(be) {
+    validate(cfg, "model config");
+    if (B < 1 || T < 1 || T > cfg.max_T)
+        throw std::runtime_error("batch " + std::to_string(B) + "x" + std::to_string(T) +
+                                 " does not fit the model (max T " + std::to_string(cfg.max_T) + ")");
+    const int C = cfg.C;
+    arena.params = gpt2_param_table(cfg);
+
+    TensorTable& a = arena.acts;
+    const int NH = cfg.NH;
+    int att = (int)be.attention_saved_floats(B, T, NH);
+    for (int l = 0; l < cfg.L; l++) {
+        a.add(block_name(l, "ln1"), {B, T, C}, l);
+        a.add(block_name(l, "ln1_mean"), {B, T}, l);
+        a.add(block_name(l, "ln1_rstd"), {B, T}, l);
+        a.add(block_name(l, "qkv"), {B, T, 3 * C}, l);
+        a.add(block_name(l, "att"), {att}, l);
+        a.add(block_name(l, "atty"), {B, T, C}, l);
+        a.add(block_name(l, "res2"), {B, T, C}, l);
+        a.add(block_name(l, "ln2"), {B, T, C}, l);
+        a.add(block_name(l, "ln2_mean"), {B, T}, l);
+        a.add(block_name(l, "ln2_rstd"), {B, T}, l);
+        a.add(block_name(l, "fch"), {B, T, 4 * C}, l);
+        a.add(block_name(l, "fch_gelu"), {B, T, 4 * C}, l);
+        a.add(block_name(l, "res3"), {B, T, C}, l);
+    }
+    for (const char* name : {"encoded", "proj", "lnf", "dres", "dproj", "dln", "datty"})
+        a.add(name, {B, T, C});
+    a.add("lnf_mean", {B, T});
+    a.add("lnf_rstd", {B, T});
+    a.add("logits", {B, T, cfg.Vp});  // also holds dlogits during backward
+    a.add("losses", {B, T});
+    a.add("dqkv", {B, T, 3 * C});
+    a.add("dfch", {B, T, 4 * C});
+    a.add("dfch_gelu", {B, T, 4 * C});
+    // Token ids are 4-byte ints kept in float-sized slots of the same block.
+    a.add("tokens", {B, T});
+    a.add("targets", {B, T});
+}
+
+void GPT2::allocate() {
+    arena.allocate();
+    Arena& A = arena;
+    wte = A.param("wte.weight"), dwte = A.grad("wte.weight");
+    wpe = A.param("wpe.weight"), dwpe = A.grad("wpe.weight");
+    lnfw = A.param("ln_f.weight"), dlnfw = A.grad("ln_f.weight");
+    lnfb = A.param("ln_f.bias"), dlnfb = A.grad("ln_f.bias");
+    params.resize(cfg.L);
+    grads.resize(cfg.L);
+    acts.resize(cfg.L);
+    for (int l = 0; l < cfg.L; l++) {
+        auto views = [&](auto get) {
+            return Block{get(block_name(l, "ln_1.weight")),        get(block_name(l, "ln_1.bias")),
+                         get(block_name(l, "attn.c_attn.weight")), get(block_name(l, "attn.c_attn.bias")),
+                         get(block_name(l, "attn.c_proj.weight")), get(block_name(l, "attn.c_proj.bias")),
+                         get(block_name(l, "ln_2.weight")),        get(block_name(l, "ln_2.bias")),
+                         get(block_name(l, "mlp.c_fc.weight")),    get(block_name(l, "mlp.c_fc.bias")),
+                         get(block_name(l, "mlp.c_proj.weight")),  get(block_name(l, "mlp.c_proj.bias"))};
+        };
+        params[l] = views([&](const std::string& n) { return A.param(n); });
+        grads[l] = views([&](const std::string& n) { return A.grad(n); });
+        auto act = [&](const char* n) { return A.act(block_name(l, n)); };
+        acts[l] = BlockActs{act("ln1"), act("ln1_mean"), act("ln1_rstd"), act("qkv"),
+                            act("att"), act("atty"),     act("res2"),     act("ln2"),
+                            act("ln2_mean"), act("ln2_rstd"), act("fch"), act("fch_gelu"),
+                            act("res3")};
+    }
+    encoded = A.act("encoded"), proj = A.act("proj"), lnf = A.act("lnf");
+    lnf_mean = A.act("lnf_mean"), lnf_rstd = A.act("lnf_rstd");
+    logits = A.act("logits"), losses = A.act("losses");
+    dres = A.act("dres"), dproj = A.act("dproj"), dln = A.act("dln"), datty = A.act("datty");
+    dqkv = A.act("dqkv"), dfch = A.act("dfch"), dfch_gelu = A.act("dfch_gelu");
+    tokens = (int*)A.act("tokens");
+    targets = (int*)A.act("targets");
+}
+
+void GPT2::init_weights(uint64_t init_seed) {
+    const float std_resid = 0.02f / std::sqrt(2.0f * cfg.L);
+    for (const TensorInfo& t : arena.params.tensors) {
+        const std::string& n = t.name;
+        bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
+        bool is_ln = n.find("ln_") != std::string::npos;
+        std::vector<float> host(t.numel(), 0.0f);
+        if (is_ln && !is_bias) {
+            host.assign(t.numel(), 1.0f);
+        } else if (!is_bias) {
+            bool resid_proj = n.find("c_proj.weight") != std::string::npos;
+            fill_normal(host.data(), host.size(), resid_proj ? std_resid : 0.02f, init_seed,
+                        (uint32_t)(&t - arena.params.tensors.data()));
+            if (n == "wte.weight")  // rows past the real vocabulary stay zero
+                std::fill(host.begin() + (size_t)cfg.V * cfg.C, host.end(), 0.0f);
+        }
+        arena.be.upload(arena.param_mem + t.offset, host.data(), host.size() * sizeof(float));
+    }
+}
+
+void GPT2::zero_grad() {
+    if (arena.grad_mem) arena.be.zero(arena.grad_mem, arena.params.trainable_total * sizeof(float));
+}
+
+// Dropout sites: 0 after the embeddings, then three per block.
+static uint32_t site_of(int layer, int k) { return 1 + 3 * (uint32_t)layer + (uint32_t)k; }
+enum { SITE_ATTN_PROBS = 0, SITE_ATTN_OUT = 1, SITE_MLP_OUT = 2 };
+
+float GPT2::forward(const int* host_tokens, const int* host_targets, int b, int t) {
+    if (b < 1 || b > B || t < 1 || t > T)
+        throw std::runtime_error("batch " + std::to_string(b) + "x" + std::to_string(t) +
+                                 " exceeds the " + std::to_string(B) + "x" + std::to_string(T) +
+                                 " the model was sized for");
+    Backend& be = arena.be;
+    const int C = cfg.C, NH = cfg.NH, N = b * t;
+    cur_B = b, cur_T = t;
+    for (int i = 0; i < N; i++)
+        if (host_tokens[i] < 0 || host_tokens[i] >= cfg.V)
+            throw std::runtime_error("token id " + std::to_string(host_tokens[i]) +
+                                     " out of range for vocab " + std::to_string(cfg.V));
+    be.upload(tokens, host_tokens, N * sizeof(int));
+
+    // x = dropout(wte[tokens] + wpe[positions])                    (B,T,C)
+    be.embedding_forward(encoded, tokens, nullptr, wte, wpe, nullptr, b, t, C);
+    be.dropout_forward(encoded, encoded, (size_t)N * C, pdrop(cfg.embd_pdrop), dropout_key(0));
+    const float* res = encoded;
+    for (int l = 0; l < cfg.L; l++) {
+        const Block& p = params[l];
+        const BlockActs& a = acts[l];
+        // x2 = x + dropout(attn(ln_1(x)) W_proj^T + b_proj)
+        be.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, res, p.ln1w, p.ln1b, N, C, 1e-5f);
+        be.matmul_forward(a.qkv, a.ln1, p.qkvw, p.qkvb, N, C, 3 * C);
+        be.attention_forward(a.atty, a.att, a.qkv, nullptr, b, t, C, NH, true, pdrop(cfg.attn_pdrop),
+                             dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        be.matmul_forward(proj, a.atty, p.attprojw, p.attprojb, N, C, C);
+        be.dropout_forward(proj, proj, (size_t)N * C, pdrop(cfg.resid_pdrop),
+                           dropout_key(site_of(l, SITE_ATTN_OUT)));
+        be.add(a.res2, res, proj, (size_t)N * C);
+        // x3 = x2 + dropout(gelu(ln_2(x2) W_fc^T + b_fc) W_fcproj^T + b_fcproj)
+        be.layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.res2, p.ln2w, p.ln2b, N, C, 1e-5f);
+        be.matmul_forward(a.fch, a.ln2, p.fcw, p.fcb, N, C, 4 * C);
+        be.gelu_forward(a.fch_gelu, a.fch, (size_t)N * 4 * C, GeluKind::Tanh);
+        be.matmul_forward(proj, a.fch_gelu, p.fcprojw, p.fcprojb, N, 4 * C, C);
+        be.dropout_forward(proj, proj, (size_t)N * C, pdrop(cfg.resid_pdrop),
+                           dropout_key(site_of(l, SITE_MLP_OUT)));
+        be.add(a.res3, a.res2, proj, (size_t)N * C);
+        res = a.res3;
+    }
+    // logits = ln_f(x) wte^T                                          (B,T,Vp)
+    be.layernorm_forward(lnf, lnf_mean, lnf_rstd, res, lnfw, lnfb, N, C, 1e-5f);
+    be.matmul_forward(logits, lnf, wte, nullptr, N, C, cfg.Vp);
+
+    have_targets = host_targets != nullptr;
+    if (!have_targets) return 0.0f;
+    num_targets = 0;
+    for (int i = 0; i < N; i++) {
+        if (host_targets[i] >= cfg.V)
+            throw std::runtime_error("target id " + std::to_string(host_targets[i]) +
+                                     " out of range for vocab " + std::to_string(cfg.V));
+        num_targets += host_targets[i] >= 0;
+    }
+    be.upload(targets, host_targets, N * sizeof(int));
+    be.crossentropy(losses, nullptr, logits, targets, N, cfg.V, cfg.Vp, 0.0f);
+    return num_targets ? (float)(be.sum(losses, N) / num_targets) : 0.0f;
+}
+
+void GPT2::backward(float loss_scale) {
+    if (!have_targets) throw std::logic_error("backward() needs a forward() with targets");
+    Backend& be = arena.be;
+    const int b = cur_B, t = cur_T, C = cfg.C, NH = cfg.NH, N = b * t;
+    const size_t NC = (size_t)N * C;
+    // The mean over targets: each row's loss enters with weight 1/num_targets.
+    float dloss = num_targets ? loss_scale / num_targets : 0.0f;
+    be.crossentropy(losses, logits, logits, targets, N, cfg.V, cfg.Vp, dloss);
+    float* dlogits = logits;
+
+    const float* res_last = cfg.L ? acts[cfg.L - 1].res3 : encoded;
+    be.zero(dln, NC * sizeof(float));
+    be.matmul_backward(dln, dwte, nullptr, dlogits, lnf, wte, N, C, cfg.Vp);
+    be.zero(dres, NC * sizeof(float));
+    be.layernorm_backward(dres, dlnfw, dlnfb, dln, res_last, lnfw, lnf_mean, lnf_rstd, N, C);
+
+    // dres holds dL/d(block output); each block turns it into dL/d(block input).
+    // A residual branch gets dres through its dropout (regenerating the mask).
+    auto branch_grad = [&](float p, uint32_t site) -> const float* {
+        if (p == 0.0f) return dres;
+        be.zero(dproj, NC * sizeof(float));
+        be.dropout_backward(dproj, dres, NC, p, dropout_key(site));
+        return dproj;
+    };
+    for (int l = cfg.L - 1; l >= 0; l--) {
+        const Block& p = params[l];
+        const Block& g = grads[l];
+        const BlockActs& a = acts[l];
+        const float* res_in = l ? acts[l - 1].res3 : encoded;
+        const float* dout = branch_grad(pdrop(cfg.resid_pdrop), site_of(l, SITE_MLP_OUT));
+        be.zero(dfch_gelu, NC * 4 * sizeof(float));
+        be.matmul_backward(dfch_gelu, g.fcprojw, g.fcprojb, dout, a.fch_gelu, p.fcprojw, N, 4 * C, C);
+        be.zero(dfch, NC * 4 * sizeof(float));
+        be.gelu_backward(dfch, dfch_gelu, a.fch, NC * 4, GeluKind::Tanh);
+        be.zero(dln, NC * sizeof(float));
+        be.matmul_backward(dln, g.fcw, g.fcb, dfch, a.ln2, p.fcw, N, C, 4 * C);
+        be.layernorm_backward(dres, g.ln2w, g.ln2b, dln, a.res2, p.ln2w, a.ln2_mean, a.ln2_rstd, N, C);
+
+        dout = branch_grad(pdrop(cfg.resid_pdrop), site_of(l, SITE_ATTN_OUT));
+        be.zero(datty, NC * sizeof(float));
+        be.matmul_backward(datty, g.attprojw, g.attprojb, dout, a.atty, p.attprojw, N, C, C);
+        be.zero(dqkv, NC * 3 * sizeof(float));
+        be.attention_backward(dqkv, datty, a.qkv, a.att, nullptr, b, t, C, NH, true,
+                              pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        be.zero(dln, NC * sizeof(float));
+        be.matmul_backward(dln, g.qkvw, g.qkvb, dqkv, a.ln1, p.qkvw, N, C, 3 * C);
+        be.layernorm_backward(dres, g.ln1w, g.ln1b, dln, res_in, p.ln1w, a.ln1_mean, a.ln1_rstd, N, C);
+    }
+    const float* dencoded = branch_grad(pdrop(cfg.embd_pdrop), 0);
+    be.embedding_backward(dwte, dwpe, nullptr, dencoded, tokens, nullptr, b, t, C);
+    have_targets = false;  // dlogits overwrote the logits
+}

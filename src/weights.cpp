@@ -1,0 +1,401 @@
+// Weight files (see weights.h). Integers are decoded byte by byte as
+// little-endian; tensor data is copied as is, so the host must be little-endian.
+#include "weights.h"
+
+#include "fileio.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "tensor data is stored little-endian");
+
+namespace {
+
+constexpr char kMagic[8] = {'M', 'I', 'N', 'I', 'T', 'R', 'N', '\0'};
+constexpr uint32_t kVersion = 1;
+constexpr uint32_t kDtypeF32 = 0;
+constexpr uint64_t kAlign = 64;
+constexpr uint32_t kMaxString = 255, kMaxFields = 64, kMaxDims = 8;
+constexpr int32_t kLlmcMagic = 20240326, kLlmcVersionF32 = 3, kLlmcVersionBF16 = 5;
+constexpr uint64_t kLlmcHeaderBytes = 1024;
+const char* const kGpt2Fields[] = {"max_T", "V", "Vp", "L", "NH", "C"};
+
+std::string config_str(const GPT2Config& c) {
+    return "max_T " + std::to_string(c.max_T) + ", V " + std::to_string(c.V) + ", Vp " +
+           std::to_string(c.Vp) + ", L " + std::to_string(c.L) + ", NH " + std::to_string(c.NH) +
+           ", C " + std::to_string(c.C);
+}
+
+void put_le(std::vector<unsigned char>& out, uint64_t v, int width) {
+    for (int k = 0; k < width; k++) out.push_back((unsigned char)(v >> (8 * k)));
+}
+
+void put_str(std::vector<unsigned char>& out, const std::string& s) {
+    put_le(out, s.size(), 4);
+    out.insert(out.end(), s.begin(), s.end());
+}
+
+// Reads a file front to back. Every read is checked against the length the
+// file had when opened, so a header that lies about a size fails here instead
+// of allocating or reading past the end.
+class Reader {
+  public:
+    explicit Reader(const std::string& path) : path_(path) {
+        f_ = std::fopen(path.c_str(), "rb");
+        if (!f_) fail(path, std::string("cannot open: ") + std::strerror(errno));
+        struct stat st;
+        if (fstat(fileno(f_), &st) != 0) {
+            int err = errno;
+            std::fclose(f_);
+            fail(path, std::string("cannot stat: ") + std::strerror(err));
+        }
+        if (!S_ISREG(st.st_mode)) {
+            std::fclose(f_);
+            fail(path, "not a regular file");
+        }
+        size_ = (uint64_t)st.st_size;
+    }
+    ~Reader() { std::fclose(f_); }
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+
+    const std::string& path() const { return path_; }
+    uint64_t size() const { return size_; }
+    uint64_t pos() const { return pos_; }
+
+    void read(void* dst, uint64_t n, const std::string& what) {
+        if (n > size_ - pos_)
+            fail(path_, "truncated: " + what + " at byte " + std::to_string(pos_) + " needs " +
+                            std::to_string(n) + " bytes but the file has " + std::to_string(size_));
+        if (std::fread(dst, 1, n, f_) != n)
+            fail(path_, "cannot read " + what + ": " +
+                            (std::ferror(f_) ? std::strerror(errno) : "the file shrank while being read"));
+        pos_ += n;
+    }
+    void seek(uint64_t at) {
+        if (fseeko(f_, (off_t)at, SEEK_SET) != 0) fail(path_, std::string("cannot seek: ") + std::strerror(errno));
+        pos_ = at;
+    }
+    uint64_t le(int width, const std::string& what) {
+        unsigned char b[8];
+        read(b, width, what);
+        return load_le(b, width);
+    }
+    // A length-prefixed name of visible ASCII: names end up in one-line messages.
+    std::string str(const std::string& what) {
+        uint64_t n = le(4, what + " length");
+        if (n == 0 || n > kMaxString)
+            fail(path_, what + " at byte " + std::to_string(pos_ - 4) + " has length " + std::to_string(n) +
+                            " (expected 1.." + std::to_string(kMaxString) + ")");
+        std::string s(n, '\0');
+        read(&s[0], n, what);
+        for (char c : s)
+            if (c < '!' || c > '~')
+                fail(path_, what + " at byte " + std::to_string(pos_ - n) + " has a byte that is not visible ASCII");
+        return s;
+    }
+
+  private:
+    std::string path_;
+    FILE* f_ = nullptr;
+    uint64_t size_ = 0, pos_ = 0;
+};
+
+// The named config fields of a gpt2 file as a checked config.
+GPT2Config gpt2_config(const WeightFile& wf, const std::string& path) {
+    GPT2Config cfg;
+    int* slots[] = {&cfg.max_T, &cfg.V, &cfg.Vp, &cfg.L, &cfg.NH, &cfg.C};
+    std::map<std::string, int64_t> fields(wf.config.begin(), wf.config.end());
+    for (int i = 0; i < 6; i++) {
+        auto it = fields.find(kGpt2Fields[i]);
+        if (it == fields.end()) fail(path, std::string("missing config field '") + kGpt2Fields[i] + "'");
+        if (it->second < std::numeric_limits<int>::min() || it->second > std::numeric_limits<int>::max())
+            fail(path, "config field '" + it->first + "' = " + std::to_string(it->second) + " out of range");
+        *slots[i] = (int)it->second;
+        fields.erase(it);
+    }
+    if (!fields.empty()) fail(path, "unexpected config field '" + fields.begin()->first + "'");
+    validate(cfg, path);
+    return cfg;
+}
+
+// GPT-2's parameters in llm.c's file order and at llm.c's offsets: 16 tensors
+// back to back from byte 1024, the per-layer ones stacked over the layers, so
+// layer l of a stacked tensor is one contiguous slice. The model's table lists
+// each block's tensors in llm.c's order, so stacking is a transpose of it.
+std::vector<StoredTensor> gpt2_llmc_layout(const GPT2Config& c) {
+    const TensorTable table = gpt2_param_table(c);
+    const std::vector<TensorInfo>& ts = table.tensors;
+    // The table is wte, wpe, then each block's tensors, then ln_f.weight, ln_f.bias.
+    const size_t per_layer = (ts.size() - 4) / c.L;
+    std::vector<const TensorInfo*> order = {&ts[0], &ts[1]};
+    for (size_t k = 0; k < per_layer; k++)
+        for (int l = 0; l < c.L; l++) order.push_back(&ts[2 + l * per_layer + k]);
+    order.push_back(&ts[ts.size() - 2]);
+    order.push_back(&ts[ts.size() - 1]);
+    std::vector<StoredTensor> out;
+    uint64_t offset = kLlmcHeaderBytes;
+    for (const TensorInfo* t : order) {
+        uint64_t bytes = sizeof(float) * t->numel();
+        out.push_back({t->name, std::vector<int64_t>(t->shape.begin(), t->shape.end()), offset, bytes});
+        offset += bytes;
+    }
+    return out;
+}
+
+// Same names, each once, with the same shapes; order and offsets are free.
+void check_tensors(const std::string& path, const std::vector<StoredTensor>& found,
+                   const std::vector<StoredTensor>& expected) {
+    std::map<std::string, const StoredTensor*> want;
+    for (const StoredTensor& e : expected) want[e.name] = &e;
+    std::set<std::string> seen;
+    for (const StoredTensor& t : found) {
+        auto it = want.find(t.name);
+        if (it == want.end()) fail(path, "unexpected tensor '" + t.name + "'");
+        if (!seen.insert(t.name).second) fail(path, "tensor '" + t.name + "' appears twice");
+        if (t.shape != it->second->shape)
+            fail(path, "tensor '" + t.name + "' has shape " + t.shape_str() + ", expected " +
+                           it->second->shape_str());
+    }
+    for (const StoredTensor& e : expected)
+        if (!seen.count(e.name)) fail(path, "missing tensor '" + e.name + "'");
+}
+
+WeightFile read_llmc_header(Reader& in, const unsigned char (&first8)[8]) {
+    unsigned char bytes[kLlmcHeaderBytes];
+    std::memcpy(bytes, first8, 8);
+    in.read(bytes + 8, kLlmcHeaderBytes - 8, "llm.c header");
+    auto slot = [&](int i) { return (int32_t)load_le(bytes + 4 * i, 4); };
+    int32_t version = slot(1);
+    if (version == kLlmcVersionBF16)
+        fail(in.path(), "llm.c checkpoint version 5 (bf16) is not supported; use version 3 (fp32)");
+    if (version != kLlmcVersionF32)
+        fail(in.path(), "llm.c checkpoint version " + std::to_string(version) +
+                            " is not supported; use version 3 (fp32)");
+    WeightFile wf;
+    wf.format = "llm.c v3 (fp32)";
+    wf.arch = "gpt2";
+    wf.file_bytes = in.size();
+    const int slot_of_field[] = {2, 3, 7, 4, 5, 6};  // max_T, V, Vp, L, NH, C
+    for (int i = 0; i < 6; i++) wf.config.emplace_back(kGpt2Fields[i], slot(slot_of_field[i]));
+    GPT2Config cfg = gpt2_config(wf, in.path());
+    wf.tensors = gpt2_llmc_layout(cfg);
+    uint64_t needed = wf.tensors.back().offset + wf.tensors.back().bytes;
+    if (needed != in.size())
+        fail(in.path(), "file is " + std::to_string(in.size()) + " bytes but its header (" + config_str(cfg) +
+                            ") needs " + std::to_string(needed) +
+                            ": truncated, or the header does not match the data");
+    return wf;
+}
+
+WeightFile read_minitrain_header(Reader& in) {
+    const std::string& path = in.path();
+    WeightFile wf;
+    wf.file_bytes = in.size();
+    uint64_t version = in.le(4, "version");
+    if (version != kVersion)
+        fail(path, "unsupported minitrain format version " + std::to_string(version) + " (this build reads " +
+                       std::to_string(kVersion) + ")");
+    wf.format = "minitrain v" + std::to_string(kVersion);
+    wf.arch = in.str("architecture");
+    if (wf.arch != "gpt2") fail(path, "unknown architecture '" + wf.arch + "' (this build knows gpt2)");
+
+    uint64_t nfields = in.le(4, "config field count");
+    if (nfields > kMaxFields)
+        fail(path, std::to_string(nfields) + " config fields (at most " + std::to_string(kMaxFields) + ")");
+    for (uint64_t i = 0; i < nfields; i++) {
+        std::string name = in.str("config field name");
+        int64_t value = (int64_t)in.le(8, "config field '" + name + "'");
+        for (const auto& f : wf.config)
+            if (f.first == name) fail(path, "config field '" + name + "' appears twice");
+        wf.config.emplace_back(name, value);
+    }
+
+    // Each entry takes at least 37 bytes, so a huge count runs into the end of the file long before memory.
+    uint64_t ntensors = in.le(4, "tensor count");
+    for (uint64_t i = 0; i < ntensors; i++) {
+        StoredTensor t;
+        t.name = in.str("tensor name");
+        const std::string what = "tensor '" + t.name + "'";
+        uint64_t dtype = in.le(4, what + " dtype");
+        if (dtype != kDtypeF32)
+            fail(path, what + " has dtype " + std::to_string(dtype) + " (only 0 = fp32 is supported)");
+        uint64_t ndim = in.le(4, what + " rank");
+        if (ndim < 1 || ndim > kMaxDims)
+            fail(path, what + " has " + std::to_string(ndim) + " dimensions (expected 1.." +
+                           std::to_string(kMaxDims) + ")");
+        // The element count saturates just past what the file could hold, so it cannot overflow.
+        const uint64_t max_elems = in.size() / sizeof(float);
+        uint64_t numel = 1;
+        for (uint64_t d = 0; d < ndim; d++) {
+            int64_t dim = (int64_t)in.le(8, what + " dimension");
+            if (dim < 1 || dim > std::numeric_limits<int>::max())
+                fail(path, what + " has dimension " + std::to_string(dim) + " (expected 1..2^31-1)");
+            t.shape.push_back(dim);
+            numel = numel > max_elems / (uint64_t)dim ? max_elems + 1 : numel * (uint64_t)dim;
+        }
+        t.offset = in.le(8, what + " offset");
+        t.bytes = in.le(8, what + " length");
+        if (numel > max_elems)
+            fail(path, what + " of shape " + t.shape_str() + " is larger than the whole file (" +
+                           std::to_string(in.size()) + " bytes)");
+        if (t.bytes != numel * sizeof(float))
+            fail(path, what + " of shape " + t.shape_str() + " has length " + std::to_string(t.bytes) +
+                           " bytes, expected " + std::to_string(numel * sizeof(float)));
+        wf.tensors.push_back(t);
+    }
+
+    const uint64_t table_end = in.pos();
+    std::vector<const StoredTensor*> by_offset;
+    for (const StoredTensor& t : wf.tensors) {
+        const std::string what = "tensor '" + t.name + "'";
+        if (t.offset % kAlign != 0)
+            fail(path, what + " data offset " + std::to_string(t.offset) + " is not 64-byte aligned");
+        if (t.offset < table_end)
+            fail(path, what + " data at byte " + std::to_string(t.offset) + " overlaps the header, which ends at byte " +
+                           std::to_string(table_end));
+        if (t.offset > in.size() || t.bytes > in.size() - t.offset)
+            fail(path, what + " data at byte " + std::to_string(t.offset) + " (" + std::to_string(t.bytes) +
+                           " bytes) runs past the end of the file (" + std::to_string(in.size()) +
+                           " bytes): truncated or a bad offset");
+        by_offset.push_back(&t);
+    }
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](const StoredTensor* a, const StoredTensor* b) { return a->offset < b->offset; });
+    uint64_t data_end = table_end;
+    for (size_t i = 0; i < by_offset.size(); i++) {
+        if (i > 0 && by_offset[i]->offset < by_offset[i - 1]->offset + by_offset[i - 1]->bytes)
+            fail(path, "the data of tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
+                           "' overlap");
+        data_end = by_offset[i]->offset + by_offset[i]->bytes;
+    }
+    if (data_end != in.size())
+        fail(path, std::to_string(in.size() - data_end) + " trailing bytes after the last tensor's data");
+    return wf;
+}
+
+// Reads the magic and the header of either format, leaving the reader after it.
+WeightFile read_header(Reader& in) {
+    if (in.size() < sizeof kMagic)
+        fail(in.path(), "file is " + std::to_string(in.size()) + " bytes, too short for a weight file header");
+    unsigned char magic[sizeof kMagic];
+    in.read(magic, sizeof magic, "magic");
+    if ((int32_t)load_le(magic, 4) == kLlmcMagic) return read_llmc_header(in, magic);
+    if (std::memcmp(magic, kMagic, sizeof kMagic) != 0)
+        fail(in.path(), "bad magic: not a minitrain or llm.c weight file");
+    WeightFile wf = read_minitrain_header(in);
+    check_tensors(in.path(), wf.tensors, gpt2_llmc_layout(gpt2_config(wf, in.path())));
+    return wf;
+}
+
+
+}  // namespace
+
+std::string StoredTensor::shape_str() const {
+    std::string s = "(";
+    for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + ")";
+}
+
+WeightFile read_weight_file(const std::string& path) {
+    Reader in(path);
+    return read_header(in);
+}
+
+GPT2Config read_gpt2_config(const std::string& path) { return gpt2_config(read_weight_file(path), path); }
+
+void load_gpt2_weights(const std::string& path, GPT2& model) {
+    Reader in(path);
+    WeightFile wf = read_header(in);
+    GPT2Config cfg = gpt2_config(wf, path);
+    const GPT2Config& m = model.cfg;
+    if (cfg.max_T != m.max_T || cfg.V != m.V || cfg.Vp != m.Vp || cfg.L != m.L || cfg.NH != m.NH || cfg.C != m.C)
+        fail(path, "the file's config (" + config_str(cfg) + ") differs from the model's (" + config_str(m) + ")");
+    if (!model.arena.param_mem) fail(path, "cannot load into a model that is not allocated");
+
+    const std::vector<TensorInfo>& params = model.arena.params.tensors;
+    std::vector<StoredTensor> wanted;
+    size_t largest = 0;
+    for (const TensorInfo& t : params) {
+        wanted.push_back({t.name, std::vector<int64_t>(t.shape.begin(), t.shape.end()), 0, 0});
+        largest = std::max(largest, t.numel());
+    }
+    check_tensors(path, wf.tensors, wanted);
+    std::map<std::string, const StoredTensor*> stored;
+    for (const StoredTensor& s : wf.tensors) stored[s.name] = &s;
+
+    std::vector<float> host(largest);
+    for (const TensorInfo& t : params) {
+        const StoredTensor& s = *stored.at(t.name);
+        in.seek(s.offset);
+        in.read(host.data(), s.bytes, "tensor '" + t.name + "'");
+        for (size_t i = 0; i < t.numel(); i++)
+            if (!std::isfinite(host[i]))
+                fail(path, "tensor '" + t.name + "' holds a non-finite value (" + std::to_string(host[i]) +
+                               ") at element " + std::to_string(i));
+        model.arena.be.upload(model.arena.param_mem + t.offset, host.data(), s.bytes);
+    }
+}
+
+void save_gpt2_weights(const std::string& path, const GPT2& model) {
+    const Arena& arena = model.arena;
+    if (!arena.param_mem) fail(path, "cannot save a model that is not allocated");
+    const GPT2Config& c = model.cfg;
+    std::vector<unsigned char> head(kMagic, kMagic + sizeof kMagic);
+    put_le(head, kVersion, 4);
+    put_str(head, "gpt2");
+    const int values[] = {c.max_T, c.V, c.Vp, c.L, c.NH, c.C};
+    put_le(head, 6, 4);
+    for (int i = 0; i < 6; i++) {
+        put_str(head, kGpt2Fields[i]);
+        put_le(head, (uint64_t)(int64_t)values[i], 8);
+    }
+    // Offsets depend on the header's length, so their slots are filled in once it is known.
+    const std::vector<TensorInfo>& params = arena.params.tensors;
+    std::vector<size_t> offset_slots;
+    put_le(head, params.size(), 4);
+    size_t largest = 0;
+    for (const TensorInfo& t : params) {
+        put_str(head, t.name);
+        put_le(head, kDtypeF32, 4);
+        put_le(head, t.shape.size(), 4);
+        for (int d : t.shape) put_le(head, (uint64_t)d, 8);
+        offset_slots.push_back(head.size());
+        put_le(head, 0, 8);
+        put_le(head, t.numel() * sizeof(float), 8);
+        largest = std::max(largest, t.numel());
+    }
+    auto align = [](uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; };
+    std::vector<uint64_t> offsets;
+    uint64_t at = align(head.size());
+    for (size_t i = 0; i < params.size(); i++) {
+        offsets.push_back(at);
+        for (int k = 0; k < 8; k++) head[offset_slots[i] + k] = (unsigned char)(at >> (8 * k));
+        at = align(at + params[i].numel() * sizeof(float));
+    }
+
+    std::vector<float> host(largest);
+    write_atomically(path, [&](FILE* f) {
+        const unsigned char zeros[kAlign] = {};
+        std::fwrite(head.data(), 1, head.size(), f);
+        uint64_t written = head.size();
+        for (size_t i = 0; i < params.size(); i++) {
+            std::fwrite(zeros, 1, offsets[i] - written, f);
+            size_t bytes = params[i].numel() * sizeof(float);
+            arena.be.download(host.data(), arena.param_mem + params[i].offset, bytes);
+            std::fwrite(host.data(), 1, bytes, f);
+            written = offsets[i] + bytes;
+        }
+    });
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""PyTorch peer for `bin/bench --torch`: the same GPT-2 training step
+(forward + backward + AdamW with clipping), median ms over timed steps.
+
+Run with Debian's python3-torch (1.13, CPU) under OMP_WAIT_POLICY=PASSIVE:
+without it PyTorch's OpenMP threads spin against OpenBLAS's on the 2 cores.
+bin/bench sets that and passes the config; by hand:
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/reference/bench_torch.py --L 4 --C 128 --NH 4 \
+        --V 256 --Vp 256 --max-T 128 --B 16 --T 128
+Prints one line: "torch <name> <ms> ms/step <tok/s> tok/s".
+"""
+import argparse
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, C, NH):
+        super().__init__()
+        self.NH = NH
+        self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
+        self.c_attn, self.attn_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+        self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+    def forward(self, x, causal):
+        b, t, c = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
+        q, k, v = (y.view(b, t, self.NH, c // self.NH).transpose(1, 2) for y in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(c // self.NH))
+        att = att.masked_fill(causal[:t, :t], float("-inf")).softmax(dim=-1)
+        x = x + self.attn_proj((att @ v).transpose(1, 2).reshape(b, t, c))
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class GPT(nn.Module):
+    def __init__(self, L, C, NH, Vp, max_T):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(Vp, C), nn.Embedding(max_T, C)
+        self.blocks = nn.ModuleList(Block(C, NH) for _ in range(L))
+        self.ln_f = nn.LayerNorm(C)
+        self.register_buffer("causal", ~torch.tril(torch.ones(max_T, max_T, dtype=torch.bool)))
+
+    def forward(self, idx, targets, V):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for block in self.blocks:
+            x = block(x, self.causal)
+        logits = self.ln_f(x) @ self.wte.weight.t()  # tied LM head
+        return F.cross_entropy(logits[..., :V].reshape(-1, V), targets.reshape(-1))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    for name in ("L", "C", "NH", "V", "Vp", "max-T", "B", "T"):
+        p.add_argument("--" + name, type=int, required=True)
+    p.add_argument("--name", default="")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    model = GPT(a.L, a.C, a.NH, a.Vp, a.max_T)
+    decay = [q for q in model.parameters() if q.dim() == 2]
+    no_decay = [q for q in model.parameters() if q.dim() != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-4)
+    data = torch.randint(0, a.V, (a.B, a.T + 1))
+    times = []
+    for step in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        loss = model(data[:, :-1], data[:, 1:], a.V)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step >= a.warmup:
+            times.append((time.perf_counter() - t0) * 1000)
+    ms = sorted(times)[len(times) // 2]
+    print(f"torch {a.name} {ms:.1f} ms/step {a.B * a.T / (ms / 1000):.0f} tok/s (torch {torch.__version__}, 2 threads)")
+
+
+if __name__ == "__main__":
+    main()
