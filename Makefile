@@ -18,16 +18,20 @@ CUDA_SRC := $(wildcard cuda/*.cu)
 NVCC     ?= $(shell command -v nvcc 2>/dev/null)
 ifneq ($(NVCC),)
 ifneq ($(CUDA_SRC),)
-# sm_90 where the GPU is a Hopper; otherwise PTX that any newer GPU JITs.
+# sm_90 where the GPU is a Hopper; otherwise sm_80 code plus compute_80 PTX,
+# which any newer GPU compiles at load time.
 CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | grep -q '^9.0' \
                && echo '-gencode arch=compute_90,code=sm_90' || echo '-gencode arch=compute_80,code=[sm_80,compute_80]')
-NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Isrc
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler=-Wall,-Wextra -MMD -MP -Isrc
 CXXFLAGS += -DMT_CUDA
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
-LDLIBS   += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcublasLt -lcublas -lcudart
+# The rpath lets the binaries find cuBLAS and the runtime without LD_LIBRARY_PATH.
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart
 LIB_OBJ_CUDA := $(patsubst %.cu,build/%.o,$(CUDA_SRC))
 endif
 endif
+# tests/conformance.cpp is a program of its own (bin/conformance), not part of bin/tests.
+TEST_SRC := $(filter-out tests/conformance.cpp,$(TEST_SRC))
 
 LIB_OBJ  := $(patsubst %.cpp,build/%.o,$(LIB_SRC)) $(LIB_OBJ_CUDA)
 TOOLS    := $(patsubst tools/%.cpp,bin/%,$(TOOL_SRC))
@@ -64,9 +68,19 @@ test: all
 bench: bin/bench
 	OMP_NUM_THREADS=2 ./bin/bench
 
+# The backend conformance suite: every kernel against the CPU, then GPT-2 on the device.
+all: bin/conformance
+
+bin/conformance: build/tests/conformance.o build/libminitrain.a
+	@mkdir -p bin
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test-gpu: bin/conformance
+	./bin/conformance --device cuda
+
 clean:
 	rm -rf build bin train
 
-.PHONY: all test bench clean
+.PHONY: all test bench clean test-gpu
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

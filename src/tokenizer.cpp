@@ -78,8 +78,10 @@ enum CharClass : uint8_t { Letter, Number, Space, Other };
 
 // \p{L}: general category L*; \p{N}: N* (Nd, Nl, No); \s: the Unicode
 // White_Space property, which is what tiktoken's regex (Rust regex crate) and
-// Python's regex module mean by \s. (It excludes U+001C..U+001F, which Python's
-// str.isspace() would include.)
+// Python's regex module mean by \s (it excludes U+001C..U+001F, which Python's
+// str.isspace() includes). The categories are those of the system's ICU
+// (Debian 12: ICU 72, Unicode 15.0): a character assigned in a later Unicode
+// version counts as Other here, where a newer regex engine may see a letter.
 static CharClass char_class(uint32_t cp) {
     if (cp == kInvalid) return Other;
     if (u_isUWhiteSpace((UChar32)cp)) return Space;
@@ -89,30 +91,50 @@ static CharClass char_class(uint32_t cp) {
     return Other;
 }
 
+struct Char {
+    CharClass cls;
+    uint32_t cp;
+    size_t len;  // bytes
+};
+
+static Char char_at(std::string_view text, size_t i) {
+    uint32_t cp;
+    size_t len = utf8_next((const unsigned char*)text.data(), text.size(), i, &cp);
+    return {char_class(cp), cp, len};
+}
+
 // GPT-2's pre-tokenisation regex
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// as a scanner: returns where the match starting at code point i ends. The
-// regex engine tries the alternatives in order and takes the first that
-// matches, and so does this. cp, cls (n) hold the text's code points and classes.
-static size_t pretoken_end(const uint32_t* cp, const uint8_t* cls, size_t n, size_t i) {
-    if (cp[i] == '\'' && i + 1 < n) {
-        uint32_t a = cp[i + 1], b = i + 2 < n ? cp[i + 2] : 0;
+// as a scanner: returns the byte offset where the match starting at byte i
+// ends. The regex engine tries the alternatives in order and takes the first
+// that matches, and so does this.
+static size_t pretoken_end(std::string_view text, size_t i) {
+    size_t n = text.size();
+    Char c = char_at(text, i);
+    if (c.cp == '\'' && i + 1 < n) {  // in UTF-8 an ASCII byte is always that character
+        char a = text[i + 1], b = i + 2 < n ? text[i + 2] : 0;
         if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
         if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
     }
     // " ?X+" for the three non-space classes: a space joins the run after it.
-    size_t k = (cp[i] == ' ' && i + 1 < n && cls[i + 1] != Space) ? i + 1 : i;
-    if (cls[k] != Space) {
-        size_t j = k + 1;
-        while (j < n && cls[j] == cls[k]) j++;
+    if (c.cp == ' ' && i + 1 < n) {
+        Char d = char_at(text, i + 1);
+        if (d.cls != Space) {
+            i += 1;
+            c = d;
+        }
+    }
+    if (c.cls != Space) {
+        size_t j = i + c.len;
+        for (Char d; j < n && (d = char_at(text, j)).cls == c.cls;) j += d.len;
         return j;
     }
-    size_t j = i + 1;
-    while (j < n && cls[j] == Space) j++;
+    size_t j = i + c.len, last = i;  // last: where the run's last character starts
+    for (Char d; j < n && (d = char_at(text, j)).cls == Space; j += d.len) last = j;
     // \s+(?!\S) backtracks a run that a non-space follows by one character,
     // leaving the last space to start the next word (" word"). A run of one
     // cannot give one back and falls to the plain \s+.
-    return (j < n && j - i > 1) ? j - 1 : j;
+    return (j < n && last > i) ? last : j;
 }
 
 // ---- BPE loading ------------------------------------------------------------------
@@ -269,27 +291,13 @@ void BpeTokenizer::bpe(std::string_view word, std::vector<uint32_t>& out) const 
 }
 
 std::vector<uint32_t> BpeTokenizer::encode(const std::string& text) const {
-    const unsigned char* s = (const unsigned char*)text.data();
-    std::vector<uint32_t> cp;
-    std::vector<uint8_t> cls;
-    std::vector<size_t> offset;  // byte offset of each code point, then text.size()
-    for (size_t i = 0; i < text.size();) {
-        uint32_t c;
-        size_t len = utf8_next(s, text.size(), i, &c);
-        cp.push_back(c);
-        cls.push_back(char_class(c));
-        offset.push_back(i);
-        i += len;
-    }
-    offset.push_back(text.size());
-
     // A text repeats the same words over and over: merge each distinct
     // pre-token once and copy its ids from where it first went into out.
     std::vector<uint32_t> out;
     std::unordered_map<std::string_view, std::pair<size_t, size_t>> first;  // word -> (start, count) in out
-    for (size_t i = 0; i < cp.size();) {
-        size_t j = pretoken_end(cp.data(), cls.data(), cp.size(), i);
-        std::string_view word(text.data() + offset[i], offset[j] - offset[i]);
+    for (size_t i = 0; i < text.size();) {
+        size_t j = pretoken_end(text, i);
+        std::string_view word(text.data() + i, j - i);
         auto [it, fresh] = first.try_emplace(word, out.size(), 0);
         if (fresh) {
             bpe(word, out);

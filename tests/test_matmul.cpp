@@ -4,10 +4,10 @@
 // of threads.
 //
 // Shapes are chosen against the GEMM's blocks (micro-tile 12 x 32 floats or
-// 12 x 16 doubles, KC = 256, MC = 252, NC = 1024; see src/cpu/matmul.cpp):
-// odd sizes leave partial micro-tiles at every edge, sizes of 1 leave a single
-// row or column, and the larger shapes span more than one block of K, of rows
-// and of output columns.
+// 12 x 16 doubles, KC = 256 along K, NC = 1024 output columns; see
+// src/cpu/matmul.cpp): odd sizes leave partial micro-tiles at every edge,
+// sizes of 1 leave a single row or column, and the larger shapes span more
+// than one block of K and of output columns, over hundreds of rows.
 //
 // Tolerances: finite differences pass at 1e-7 (relative, as in gradcheck.h);
 // the loss is linear in every input, so central differences have no truncation
@@ -39,7 +39,8 @@ std::vector<double> reference_forward(const std::vector<double>& inp,
     for (int n = 0; n < s.N; n++)
         for (int o = 0; o < s.OC; o++) {
             double sum = bias.empty() ? 0.0 : bias[o];
-            for (int c = 0; c < s.C; c++) sum += inp[(size_t)n * s.C + c] * weight[(size_t)o * s.C + c];
+            for (int c = 0; c < s.C; c++)
+                sum += inp[(size_t)n * s.C + c] * weight[(size_t)o * s.C + c];
             out[(size_t)n * s.OC + o] = sum;
         }
     return out;
@@ -91,9 +92,9 @@ bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
 }  // namespace
 
 TEST_CASE("matmul_backward matches finite differences of matmul_forward (double)") {
-    // {shape, elements checked per gradient}: the large shape spans more than
-    // one block in every GEMM dimension of the forward (rows > MC, output
-    // columns > NC, K > KC), so it samples a few elements to stay quick.
+    // {shape, elements checked per gradient}: the large shape's forward spans
+    // two blocks of K and two of output columns over 260 rows, so it samples
+    // a few elements of each gradient to stay quick.
     struct Case {
         Shape s;
         size_t checks;
@@ -129,8 +130,8 @@ TEST_CASE("matmul_backward matches finite differences of matmul_forward (double)
 }
 
 TEST_CASE("float matmul matches a double reference and is the same on 1, 2 and 3 threads") {
-    // Every product spans several blocks of K and more than MC rows; the
-    // forward also spans more than NC output columns. How tasks are cut
+    // Every product spans several blocks of K over hundreds of rows; the
+    // forward also spans more than NC output columns. How C is cut into tasks
     // depends on the thread count, which must not change a single bit.
     const Shape s{259, 300, 1029};
     std::vector<double> inp = random_vec((size_t)s.N * s.C, 5);
@@ -140,8 +141,9 @@ TEST_CASE("float matmul matches a double reference and is the same on 1, 2 and 3
     // The reference sees the float-rounded inputs, so only the kernel's arithmetic differs.
     std::vector<float> inp_f = to_float(inp), weight_f = to_float(weight), bias_f = to_float(bias),
                        dout_f = to_float(dout);
-    std::vector<double> inp_r(inp_f.begin(), inp_f.end()), weight_r(weight_f.begin(), weight_f.end()),
-        bias_r(bias_f.begin(), bias_f.end()), dout_r(dout_f.begin(), dout_f.end());
+    std::vector<double> inp_r(inp_f.begin(), inp_f.end()),
+        weight_r(weight_f.begin(), weight_f.end()), bias_r(bias_f.begin(), bias_f.end()),
+        dout_r(dout_f.begin(), dout_f.end());
     std::vector<double> out_ref = reference_forward(inp_r, weight_r, bias_r, s);
     Grads ref = reference_backward(dout_r, inp_r, weight_r, s);
 
@@ -193,7 +195,8 @@ TEST_CASE("matmul_forward overwrites out; matmul_backward adds, and skips null g
                              wanted & 4 ? dbias.data() : nullptr, dout.data(), inp.data(),
                              weight.data(), s.N, s.C, s.OC);
         if (wanted & 1) CHECK(rel_error(dinp, sum(dinp0, ref.dinp), dinp.size()) < 1e-12);
-        if (wanted & 2) CHECK(rel_error(dweight, sum(dweight0, ref.dweight), dweight.size()) < 1e-12);
+        if (wanted & 2)
+            CHECK(rel_error(dweight, sum(dweight0, ref.dweight), dweight.size()) < 1e-12);
         if (wanted & 4) CHECK(rel_error(dbias, sum(dbias0, ref.dbias), dbias.size()) < 1e-12);
     }
 }

@@ -214,4 +214,12 @@ TEST_CASE("train: progress lines, evaluation, samples and a parseable JSONL log"
     }
     CHECK(train == 20);
     CHECK(eval == 2);
+    // The loss curve: one path for train loss, one for validation.
+    std::string svg = ws.dir + "/curve.svg";
+    REQUIRE(std::system(("./bin/plot " + ws.dir + "/a/log.jsonl " + svg + " >/dev/null").c_str()) == 0);
+    std::string picture = slurp(svg);
+    CHECK(picture.rfind("<svg", 0) == 0);
+    size_t paths = 0;
+    for (size_t at = picture.find("<path"); at != std::string::npos; at = picture.find("<path", at + 1)) paths++;
+    CHECK(paths == 2);
 }

@@ -21,13 +21,15 @@
 
 namespace cpu {
 
+namespace {
+
 constexpr int KB = 16;       // strip width: one AVX-512 register of floats
 constexpr int R = 8;         // query rows per group: independent FMA chains per strip load
 constexpr int kMaxT = 1024;  // bounds the per-thread scratch and the stack buffers
 constexpr int kMaxHS = 128;
 
 // The buffers below are sized by these limits; refuse shapes beyond them.
-static void check_shapes(const char* kernel, int T, int C, int NH) {
+void check_shapes(const char* kernel, int T, int C, int NH) {
     if (NH <= 0 || C % NH != 0)
         throw std::invalid_argument(std::string(kernel) + ": C=" + std::to_string(C) +
                                     " is not a multiple of NH=" + std::to_string(NH));
@@ -38,7 +40,7 @@ static void check_shapes(const char* kernel, int T, int C, int NH) {
                                     ", head size <= " + std::to_string(kMaxHS));
 }
 
-static int round_up(int n) { return (n + KB - 1) / KB * KB; }
+int round_up(int n) { return (n + KB - 1) / KB * KB; }
 
 // One pair's working set, from two (T, hs) operands x and y whose rows are `stride` apart:
 //   xt (hs, Tp): xt[i*Tp + s] = x[s][i], Tp = T rounded up to KB, zero past T;
@@ -56,7 +58,7 @@ struct Workspace {
 };
 
 template <typename F>
-static Workspace<F> load_workspace(const F* x, const F* y, int T, int hs, int stride) {
+Workspace<F> load_workspace(const F* x, const F* y, int T, int hs, int stride) {
     const int Tp = round_up(T), hsp = round_up(hs);
     static thread_local std::vector<F> scratch;
     const size_t need = (size_t)hs * Tp + (size_t)T * hsp + 2 * R * Tp + 64 / sizeof(F);
@@ -77,13 +79,13 @@ static Workspace<F> load_workspace(const F* x, const F* y, int T, int hs, int st
 // Pointers to the R rows of the group starting at row t0 of a (T, stride) matrix. Rows
 // past T repeat row T-1, so a partial group reads valid data; callers drop those rows.
 template <typename F>
-static void group_rows(const F* (&rows)[R], const F* base, int t0, int T, size_t stride) {
+void group_rows(const F* (&rows)[R], const F* base, int t0, int T, size_t stride) {
     for (int r = 0; r < R; r++) rows[r] = base + std::min(t0 + r, T - 1) * stride;
 }
 
 // acc[r][j] = sum_{i<n} x[r][i] * strip[i*stride + j]: R rows against a KB-wide strip.
 template <typename F>
-static void dot_block(F (&acc)[R][KB], const F* const (&x)[R], const F* strip, int n,
+void dot_block(F (&acc)[R][KB], const F* const (&x)[R], const F* strip, int n,
                       int stride) {
     F sum[R][KB] = {};
     for (int i = 0; i < n; i++) {
@@ -100,7 +102,7 @@ static void dot_block(F (&acc)[R][KB], const F* const (&x)[R], const F* strip, i
 
 // sum_{s<n} term(s) as KB interleaved partial sums: vectorises, and the split depends on n.
 template <typename F, typename Term>
-static F sum_lanes(int n, Term term) {
+F sum_lanes(int n, Term term) {
     F part[KB] = {};
     int s = 0;
     for (; s + KB <= n; s += KB)
@@ -115,7 +117,7 @@ static F sum_lanes(int n, Term term) {
 // is >= p), else 0, for j < n; all ones when p = 0. One Philox call serves a group of 4
 // elements; the loop over the groups wholly inside the range vectorises.
 template <typename F>
-static void dropout_scales(F* keep, uint64_t first, int n, float p, DropoutKey key) {
+void dropout_scales(F* keep, uint64_t first, int n, float p, DropoutKey key) {
     if (p == 0.0f) {
         std::fill(keep, keep + n, F(1));
         return;
@@ -143,7 +145,7 @@ static void dropout_scales(F* keep, uint64_t first, int n, float p, DropoutKey k
 // keys s < n (visible[s] != 0), exactly 0 for hidden keys and for s >= n. A row with no
 // visible key becomes all zeros.
 template <typename F>
-static void softmax_visible(F* p, int n, int T, const int* visible) {
+void softmax_visible(F* p, int n, int T, const int* visible) {
     const F minus_inf = -std::numeric_limits<F>::infinity();
     F maxval = minus_inf;
 #pragma omp simd reduction(max : maxval)
@@ -159,6 +161,8 @@ static void softmax_visible(F* p, int n, int T, const int* visible) {
     }
     std::fill(p + n, p + T, F(0));
 }
+
+}  // namespace
 
 size_t attention_saved_floats(int B, int T, int NH) { return (size_t)B * NH * T * T; }
 

@@ -5,10 +5,6 @@
 
 namespace cpu {
 
-// Channels owned by one work item of embedding_backward: four cache lines of
-// floats, so C = 768 splits into 12 items to spread over the threads.
-constexpr int kChannelChunk = 64;
-
 // out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] + wtt[types[b,t],:]
 // out (B,T,C); tokens, types (B,T); wte (Vp,C), wpe (maxT,C), wtt (ntypes,C).
 // A null wpe or wtt contributes nothing; a null types means type 0 everywhere.

@@ -14,6 +14,12 @@
 
 namespace cpu {
 
+// Reductions over rows into per-channel sums (embedding and LayerNorm weight
+// gradients) give each work item this many channels and walk all rows in
+// order: race-free and independent of the thread count. Four cache lines of
+// floats, so C = 768 makes 12 items to spread over the threads.
+constexpr int kChannelChunk = 64;
+
 // encoder.cpp
 template <typename F>
 void embedding_forward(F* out, const int* tokens, const int* types, const F* wte, const F* wpe,

@@ -6,10 +6,6 @@
 
 namespace cpu {
 
-// Channels owned by one work item of the dweight/dbias reduction: four cache
-// lines of floats, so C = 768 splits into 12 items to spread over the threads.
-constexpr int kChannelChunk = 64;
-
 // mean[n] = sum_c inp[n,c] / C;  var[n] = sum_c (inp[n,c] - mean[n])^2 / C (biased);
 // rstd[n] = 1 / sqrt(var[n] + eps);  out[n,c] = (inp[n,c] - mean[n]) * rstd[n] * weight[c] + bias[c]
 // inp, out (N,C); weight, bias (C); mean, rstd (N), saved for backward.

@@ -1,23 +1,27 @@
 // nn.Linear forward and backward on one cache-blocked GEMM, C (+)= A B, where
-// A and B are strided views, so the transposes of the three products are
-// absorbed when panels of A and B are copied ("packed") into contiguous buffers.
+// A and B are strided views: the transposes that the three products need are
+// absorbed when slivers of A and B are copied ("packed") into contiguous
+// k-major buffers, so one micro-kernel serves all three.
 //
-// Blocking, BLIS-style, sized for this Xeon's 48 KiB L1d and 2 MiB L2 per core:
+// Blocking, BLIS-style, sized for this Xeon's 48 KiB L1d and 2 MiB L2 per core
+// (and checked by measurement: KC = 192 or NC = 512 ran slower):
 // - Micro-tile MR x NR = 12 x 32 floats of C (12 x 16 doubles) held in 24 of
-//   the 32 AVX-512 registers; each step over k loads two vectors of B,
-//   broadcasts 12 values of A and issues 24 FMAs, enough independent chains
-//   to keep both FMA units busy.
-// - KC = 256: a packed B sliver (KC x NR, 32 KiB of floats) stays in L1 while
-//   the A slivers (KC x MR, 12 KiB) stream past it from L2.
-// - MC = 252 rows (21 slivers): the packed A block (MC x KC, 252 KiB) stays in L2.
-// - NC = 1024 columns: the packed B block (KC x NC, 1 MiB) also stays in L2,
-//   and is reused by every A block of its task.
-// Threads share the work as rectangles ("tasks") of C: about kTasksPerThread
-// each, cut along the longer side so tasks stay square (a square task packs
-// the fewest elements of A and B per flop). A task owns its output, and every
-// element of C sums its KC blocks in k order and each block in k order, so
-// the result depends on the shapes alone, never on the thread count or on
-// which thread ran which task.
+//   the 32 AVX-512 registers: each step over k loads two vectors of B,
+//   broadcasts 12 values of A and issues 24 independent FMAs, enough to keep
+//   both FMA units busy through their latency.
+// - KC = 256: one packed A sliver (MR x KC, 12 KiB of floats) stays in L1
+//   while it sweeps across the B block.
+// - NC = 1024: the packed B block (KC x NC, 1 MiB) stays in L2, which every
+//   A sliver then streams from; the rest of L2 holds the rows of C in flight.
+// Per task: for each KC block, pack the B block, then for each A sliver pack it
+// and sweep it along the task's columns. Sweeping along rows of C keeps the
+// tiles being updated on few pages even for the 50304-column LM head.
+//
+// Threads share the work as rectangles ("tasks") of C, scheduled dynamically.
+// A task owns its output, and each element of C is its initial value (bias,
+// zero, or what was there) plus the KC blocks in k order, each block summed in
+// k order: the result depends on the shapes alone, never on the thread count
+// or on which thread ran which task.
 #include <omp.h>
 
 #include <algorithm>
@@ -31,7 +35,6 @@ namespace {
 
 constexpr int MR = 12;
 constexpr int KC = 256;
-constexpr int MC = 21 * MR;
 constexpr int NC = 1024;
 // Several tasks per thread, so a thread slowed by other work on the machine
 // hands its share to the others (tasks are scheduled dynamically).
@@ -56,7 +59,7 @@ struct Strided {
 
 template <typename F>
 struct PackBuffers {
-    alignas(64) F a[MC * KC];
+    alignas(64) F a[MR * KC];
     alignas(64) F b[KC * NC];
 };
 
@@ -130,21 +133,28 @@ void micro_kernel(int kc, const F* __restrict a, const F* __restrict b, F* __res
 template <typename F>
 void gemm(int M, int N, int K, Strided<F> a, Strided<F> b, F* c, bool accumulate, const F* bias) {
     constexpr int W = NR<F>;
-    int mparts = 1, nparts = ceil_div(N, NC);
+    if (M <= 0 || N <= 0) return;
+    // Cut C into at least `want` tasks (fewer only if C has fewer micro-tiles),
+    // choosing the cut that packs the fewest elements: every cut across the rows
+    // packs B once more (N elements per k), every cut across the columns packs A
+    // once more (M per k). Columns are cut at least every NC.
     int want = kTasksPerThread * omp_get_max_threads();
-    while (mparts * nparts < want) {
-        int tm = ceil_div(M, mparts), tn = ceil_div(N, nparts);
-        if (tm <= MR && tn <= W) break;
-        if (tn <= W || (tm >= tn && tm > MR))
-            mparts++;
-        else
-            nparts++;
+    int nmin = ceil_div(N, NC), mmax = ceil_div(M, MR), nmax = ceil_div(N, W);
+    int mparts = 1, nparts = nmin;
+    double fewest = -1;
+    for (int mp = 1; mp <= std::min(want, mmax); mp++) {
+        int np = std::min(nmax, std::max(nmin, ceil_div(want, mp)));
+        double packed = (double)mp * N + (double)np * M;
+        if (fewest < 0 || packed < fewest) {
+            fewest = packed;
+            mparts = mp;
+            nparts = np;
+        }
     }
     int tm = round_up(ceil_div(M, mparts), MR), tn = round_up(ceil_div(N, nparts), W);
     mparts = ceil_div(M, tm);
     nparts = ceil_div(N, tn);
-    int mc = round_up(ceil_div(tm, ceil_div(tm, MC)), MR);  // equal A blocks of at most MC rows
-    int kblocks = std::max(1, ceil_div(K, KC));             // K = 0 still writes c = bias
+    int kblocks = std::max(1, ceil_div(K, KC));  // K = 0 still writes c = bias
 
 #pragma omp parallel for schedule(dynamic) if ((double)M * N * K >= kMinParallelMacs)
     for (int task = 0; task < mparts * nparts; task++) {
@@ -156,17 +166,13 @@ void gemm(int M, int N, int K, Strided<F> a, Strided<F> b, F* c, bool accumulate
             for (int j = n0; j < n1; j += W)
                 pack_sliver<F, W>(buf.b + (size_t)(j - n0) * kc, b.p + j * b.cs + k0 * b.rs, b.cs,
                                   b.rs, std::min(W, n1 - j), kc);
-            for (int i0 = m0; i0 < m1; i0 += mc) {
-                int i1 = std::min(m1, i0 + mc);
-                for (int i = i0; i < i1; i += MR)
-                    pack_sliver<F, MR>(buf.a + (size_t)(i - i0) * kc, a.p + i * a.rs + k0 * a.cs,
-                                       a.rs, a.cs, std::min(MR, i1 - i), kc);
-                for (int i = i0; i < i1; i += MR)
-                    for (int j = n0; j < n1; j += W)
-                        micro_kernel(kc, buf.a + (size_t)(i - i0) * kc, buf.b + (size_t)(j - n0) * kc,
-                                     c + (size_t)i * N + j, N, std::min(MR, i1 - i),
-                                     std::min(W, n1 - j), accumulate || kb > 0,
-                                     kb == 0 && !accumulate && bias ? bias + j : nullptr);
+            for (int i = m0; i < m1; i += MR) {
+                pack_sliver<F, MR>(buf.a, a.p + i * a.rs + k0 * a.cs, a.rs, a.cs,
+                                   std::min(MR, m1 - i), kc);
+                for (int j = n0; j < n1; j += W)
+                    micro_kernel(kc, buf.a, buf.b + (size_t)(j - n0) * kc, c + (size_t)i * N + j, N,
+                                 std::min(MR, m1 - i), std::min(W, n1 - j), accumulate || kb > 0,
+                                 kb == 0 && !accumulate && bias ? bias + j : nullptr);
             }
         }
     }
@@ -205,8 +211,8 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
 
 template void matmul_forward<float>(float*, const float*, const float*, const float*, int, int,
                                     int);
-template void matmul_forward<double>(double*, const double*, const double*, const double*, int,
-                                     int, int);
+template void matmul_forward<double>(double*, const double*, const double*, const double*, int, int,
+                                     int);
 template void matmul_backward<float>(float*, float*, float*, const float*, const float*,
                                      const float*, int, int, int);
 template void matmul_backward<double>(double*, double*, double*, const double*, const double*,

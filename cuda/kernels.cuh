@@ -1,0 +1,69 @@
+// The CUDA kernels behind CudaBackend: one host function per kernel of the
+// interface in src/backend.h, with its semantics (backward adds into
+// gradients, a null gradient is skipped, dlogits is written). The reference
+// for each is the same-named CPU kernel in src/cpu/. All work runs in order on
+// the legacy default stream, which cuBLAS also uses, so no call needs a
+// synchronisation except those that return a value to the host.
+#pragma once
+#include <cublas_v2.h>
+
+#include <cstddef>
+
+#include "backend.h"
+#include "common.cuh"
+
+namespace gpu {
+
+// encoder.cu
+void embedding_forward(float* out, const int* tokens, const int* types, const float* wte,
+                       const float* wpe, const float* wtt, int B, int T, int C);
+void embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout,
+                        const int* tokens, const int* types, int B, int T, int C);
+
+// layernorm.cu
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
+                       const float* weight, const float* bias, int N, int C, float eps);
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                        const float* inp, const float* weight, const float* mean,
+                        const float* rstd, int N, int C);
+
+// matmul.cu: cuBLAS in fp32, column-major views of the row-major tensors.
+void matmul_forward(cublasHandle_t handle, float* out, const float* inp, const float* weight,
+                    const float* bias, int N, int C, int OC);
+void matmul_backward(cublasHandle_t handle, float* dinp, float* dweight, float* dbias,
+                     const float* dout, const float* inp, const float* weight, int N, int C,
+                     int OC);
+
+// attention.cu: batched cuBLAS products around softmax kernels; saves the
+// probabilities (B,NH,T,T) like the CPU, and uses (NH,T,T) floats of scratch.
+size_t attention_saved_floats(int B, int T, int NH);
+void attention_forward(cublasHandle_t handle, Scratch& scratch, float* out, float* saved,
+                       const float* qkv, const int* key_mask, int B, int T, int C, int NH,
+                       bool causal, float dropout_p, DropoutKey key);
+void attention_backward(cublasHandle_t handle, Scratch& scratch, float* dqkv, const float* dout,
+                        const float* qkv, const float* saved, int B, int T, int C, int NH,
+                        float dropout_p, DropoutKey key);
+
+// pointwise.cu
+void gelu_forward(float* out, const float* inp, size_t n, GeluKind kind);
+void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n, GeluKind kind);
+void add(float* out, const float* a, const float* b, size_t n);
+void accumulate(float* dst, const float* src, size_t n);
+void dropout_forward(float* out, const float* inp, size_t n, float p, DropoutKey key);
+void dropout_backward(float* dinp, const float* dout, size_t n, float p, DropoutKey key);
+
+// crossentropy.cu
+void crossentropy(float* losses, float* dlogits, const float* logits, const int* targets, int N,
+                  int V, int Vp, float dloss);
+
+// optimizer.cu. The sums need kSumScratch doubles of device memory, and wait
+// for the device to return their result.
+constexpr int kSumBlocks = 256;
+constexpr size_t kSumScratch = kSumBlocks + 1;
+double sum(double* scratch, const float* x, size_t n);
+double sum_squares(double* scratch, const float* x, size_t n);
+void penalty_grad(float* grad, const float* param, size_t n, float l1, float l2);
+void adamw(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1,
+           float beta2, float eps, float weight_decay, int t, float grad_scale);
+
+}  // namespace gpu

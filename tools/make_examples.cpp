@@ -1,0 +1,219 @@
+// make_examples: turns a labelled CSV / TSV file into an examples file for
+// sequence classification (src/examples.h).
+//
+//   bin/make_examples --input train.tsv --header --tokenizer wordpiece:DIR --max-len 128
+//                     --output train.bin [--text-column sentence] [--pair-column C]
+//                     [--label-column label] [--labels negative,positive]
+//
+// Columns are header names or 0-based indices (text 0 and label 1 by default).
+// Give the same --labels to every split of a data set: labels read from the
+// file are its own sorted values, which one split may lack.
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "examples.h"
+#include "tokenizer.h"
+#include "wordpiece.h"
+
+namespace {
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    if (f.bad()) throw std::runtime_error(path + ": read error");
+    return ss.str();
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    for (std::string item; std::getline(ss, item, ',');) out.push_back(item);
+    if (!s.empty() && s.back() == ',') out.push_back("");
+    return out;
+}
+
+bool all_digits(const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Turns one row into at most max_len ids and their type ids.
+struct Encoder {
+    std::function<void(const LabelledText&, std::vector<int32_t>&, std::vector<uint8_t>&)> encode;
+    int vocab_size;
+};
+
+// DIR/vocab.txt, with do_lower_case and strip_accents from DIR/tokenizer_config.json
+// when it exists (Hugging Face's defaults otherwise: lower-case, strip accents).
+std::shared_ptr<WordPiece> load_wordpiece(const std::string& dir) {
+    bool lower = true;
+    std::optional<bool> strip_accents;
+    const std::string config_path = dir + "/tokenizer_config.json";
+    if (std::filesystem::exists(config_path)) {
+        nlohmann::json config;
+        try {
+            config = nlohmann::json::parse(read_text(config_path));
+        } catch (const nlohmann::json::exception& e) {
+            throw std::runtime_error(config_path + ": " + e.what());
+        }
+        auto flag = [&](const char* key) -> std::optional<bool> {
+            if (!config.contains(key) || config[key].is_null()) return std::nullopt;
+            if (!config[key].is_boolean()) throw std::runtime_error(config_path + ": " + key + " is not true, false or null");
+            return config[key].get<bool>();
+        };
+        lower = flag("do_lower_case").value_or(true);
+        strip_accents = flag("strip_accents");
+    }
+    return std::make_shared<WordPiece>(dir + "/vocab.txt", lower, strip_accents);
+}
+
+// "wordpiece:DIR" adds BERT's [CLS] / [SEP] and handles pairs; "byte" or a GPT-2
+// BPE directory encode one text, cut to its first max_len ids. A new tokenizer
+// is one more branch here.
+Encoder make_encoder(const std::string& spec, int max_len, bool pairs) {
+    const std::string wordpiece_prefix = "wordpiece:";
+    if (spec.rfind(wordpiece_prefix, 0) == 0) {
+        if (max_len < 3) throw std::runtime_error("--max-len " + std::to_string(max_len) + ": wordpiece needs at least 3 (for [CLS] and [SEP])");
+        std::shared_ptr<WordPiece> wp = load_wordpiece(spec.substr(wordpiece_prefix.size()));
+        auto encode = [wp, max_len](const LabelledText& row, std::vector<int32_t>& ids, std::vector<uint8_t>& types) {
+            BertEncoding e = row.pair.empty() ? wp->encode_single(row.text, max_len)
+                                              : wp->encode_pair(row.text, row.pair, max_len);
+            ids.assign(e.ids.begin(), e.ids.end());
+            types.assign(e.type_ids.begin(), e.type_ids.end());
+        };
+        return {encode, wp->vocab_size()};
+    }
+    if (pairs)
+        throw std::runtime_error("--pair-column needs --tokenizer wordpiece:DIR (" + spec +
+                                 " has no separator convention for a pair of texts)");
+    std::shared_ptr<Tokenizer> tok = make_tokenizer(spec);
+    auto encode = [tok, max_len](const LabelledText& row, std::vector<int32_t>& ids, std::vector<uint8_t>& types) {
+        std::vector<uint32_t> all = tok->encode(row.text);
+        ids.assign(all.begin(), all.begin() + std::min<size_t>(all.size(), max_len));
+        types.assign(ids.size(), 0);
+    };
+    return {encode, tok->vocab_size()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    cxxopts::Options options("make_examples", "Tokenizes a labelled CSV or TSV file into an examples file for "
+                                              "sequence classification.");
+    options.add_options()
+        ("input", "the CSV or TSV file (UTF-8)", cxxopts::value<std::string>())
+        ("format", "csv or tsv (default: from the extension of --input)", cxxopts::value<std::string>())
+        ("header", "the first row names the columns")
+        ("no-header", "the first row is data")
+        ("text-column", "the text: a header name or a 0-based index", cxxopts::value<std::string>()->default_value("0"))
+        ("pair-column", "the second text of a pair task (wordpiece only)", cxxopts::value<std::string>())
+        ("label-column", "the label: a header name or a 0-based index", cxxopts::value<std::string>()->default_value("1"))
+        ("labels", "label names in id order, comma-separated; a row's label is a name or an id "
+                   "(default: 0..max when the labels are integers, else their sorted values)",
+         cxxopts::value<std::string>())
+        ("tokenizer", "byte, a GPT-2 BPE directory, or wordpiece:DIR (DIR/vocab.txt and optional "
+                      "DIR/tokenizer_config.json)", cxxopts::value<std::string>()->default_value("byte"))
+        ("max-len", "the most tokens an example keeps", cxxopts::value<std::string>()->default_value("128"))
+        ("output", "the examples file to write", cxxopts::value<std::string>())
+        ("h,help", "print this help");
+    try {
+        auto args = options.parse(argc, argv);
+        if (args.count("help")) {
+            std::printf("%s\n", options.help().c_str());
+            return 0;
+        }
+        if (!args.unmatched().empty()) throw std::runtime_error("unexpected argument '" + args.unmatched().front() + "'");
+        for (const char* flag : {"input", "output"})
+            if (!args.count(flag)) throw std::runtime_error(std::string("--") + flag + " is required (see --help)");
+        const std::string input = args["input"].as<std::string>(), output = args["output"].as<std::string>();
+
+        TableFormat format;
+        std::string format_name = args.count("format") ? args["format"].as<std::string>()
+                                                       : std::filesystem::path(input).extension().string();
+        if (format_name == "csv" || format_name == ".csv")
+            format = TableFormat::csv;
+        else if (format_name == "tsv" || format_name == ".tsv")
+            format = TableFormat::tsv;
+        else if (args.count("format"))
+            throw std::runtime_error("--format " + format_name + ": expected csv or tsv");
+        else
+            throw std::runtime_error(input + ": cannot tell CSV from TSV by the extension; pass --format csv or --format tsv");
+
+        TableColumns columns{args["text-column"].as<std::string>(),
+                             args.count("pair-column") ? args["pair-column"].as<std::string>() : "",
+                             args["label-column"].as<std::string>()};
+        if (args.count("pair-column") && columns.pair.empty()) throw std::runtime_error("--pair-column is empty");
+        // Names need a header; with indices only, a header row read as data would
+        // become a bogus example, so the user says which it is.
+        bool named = !all_digits(columns.text) || !all_digits(columns.label) ||
+                     (!columns.pair.empty() && !all_digits(columns.pair));
+        if (args.count("header") && args.count("no-header")) throw std::runtime_error("--header and --no-header both given");
+        if (args.count("no-header") && named)
+            throw std::runtime_error("--no-header: columns can only be named by a header; give 0-based indices");
+        if (!args.count("header") && !args.count("no-header") && !named)
+            throw std::runtime_error(input + ": is the first row a header? pass --header or --no-header");
+        const bool header = named || args.count("header");
+
+        const std::string max_len_text = args["max-len"].as<std::string>();
+        if (!all_digits(max_len_text) || max_len_text.size() > 7 || std::stoi(max_len_text) < 1)
+            throw std::runtime_error("--max-len " + max_len_text + ": expected a whole number from 1 to 1048576");
+        const int max_len = std::stoi(max_len_text);
+
+        std::vector<std::string> label_names;
+        if (args.count("labels")) {
+            label_names = split_commas(args["labels"].as<std::string>());
+            if (label_names.size() < 2) throw std::runtime_error("--labels needs at least 2 comma-separated names");
+        }
+
+        const std::string tokenizer = args["tokenizer"].as<std::string>();
+        Encoder encoder = make_encoder(tokenizer, max_len, !columns.pair.empty());
+
+        auto start = std::chrono::steady_clock::now();
+        LabelledTable table = labelled_rows(parse_table(read_text(input), format, input), header, columns,
+                                            std::move(label_names), input);
+        Examples ex;
+        ex.max_len = max_len;
+        ex.vocab_size = encoder.vocab_size;
+        ex.label_names = table.label_names;
+        std::vector<int32_t> ids;
+        std::vector<uint8_t> types;
+        std::vector<long long> per_label(table.label_names.size(), 0);
+        long long full = 0;
+        for (const LabelledText& row : table.rows) {
+            encoder.encode(row, ids, types);
+            ex.add(ids, types, row.label);
+            per_label[row.label]++;
+            full += (int)ids.size() == max_len;
+        }
+        write_examples(output, ex);
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+        std::printf("%s: %zu examples (%s%s) -> %s in %.2f s\n", input.c_str(), ex.size(),
+                    format == TableFormat::csv ? "csv" : "tsv", header ? ", header" : "", output.c_str(), seconds);
+        std::printf("tokens: %s, vocab %d, mean length %.1f, %lld of %zu at max-len %d\n", tokenizer.c_str(),
+                    ex.vocab_size, (double)ex.tokens.size() / (double)ex.size(), full, ex.size(), max_len);
+        for (size_t k = 0; k < per_label.size(); k++)
+            std::printf("label %zu %s: %lld examples%s\n", k, ex.label_names[k].c_str(), per_label[k],
+                        per_label[k] == 0 ? " (none in this file)" : "");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "make_examples: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
