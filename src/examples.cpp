@@ -19,7 +19,7 @@ namespace {
 constexpr char kMagic[8] = {'M', 'T', 'E', 'X', 'A', 'M', 'P', 'L'};
 constexpr uint32_t kVersion = 1;
 constexpr uint64_t kHeaderBytes = 8 + 4 * 4 + 8;
-constexpr uint32_t kMaxLen = 1 << 20, kMaxLabels = 65536, kMaxLabelName = 1024;
+constexpr uint32_t kMaxLabels = 65536, kMaxLabelName = 1024;
 // The smallest example: length, one id, one type, label.
 constexpr uint64_t kMinExampleBytes = 4 + 4 + 1 + 4;
 
@@ -44,7 +44,8 @@ struct Cursor {
 };
 
 void put_le(std::vector<unsigned char>& out, uint64_t v, int width) {
-    for (int k = 0; k < width; k++) out.push_back((unsigned char)(v >> (8 * k)));
+    out.resize(out.size() + width);
+    store_le(&out[out.size() - width], v, width);
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
@@ -56,14 +57,17 @@ std::string trimmed(const std::string& s) {
     return s.substr(begin, end - begin);
 }
 
-// "0" or digits without a leading zero, small enough to be a label id; -1 otherwise.
-long long label_integer(const std::string& s) {
+// "0" or digits without a leading zero (a label id or a column index); -1 otherwise.
+long long small_integer(const std::string& s) {
     if (s.empty() || s.size() > 9 || (s[0] == '0' && s.size() > 1)) return -1;
     for (char c : s)
         if (c < '0' || c > '9') return -1;
     return std::stoll(s);
 }
 
+// One record per pass of the outer loop, one field per pass of the inner one.
+// `line` counts every newline, those inside quoted fields too, so that rows and
+// errors carry the line numbers an editor shows.
 void parse_csv(const std::string& text, size_t pos, const std::string& path, std::vector<TableRow>& rows) {
     const size_t n = text.size();
     long long line = 1;
@@ -89,7 +93,7 @@ void parse_csv(const std::string& text, size_t pos, const std::string& path, std
                     field += text[pos];
                 }
                 bool at_end = pos == n || text[pos] == ',' || text[pos] == '\n' ||
-                              (text[pos] == '\r' && pos + 1 < n && text[pos + 1] == '\n');
+                              (text[pos] == '\r' && (pos + 1 == n || text[pos + 1] == '\n'));
                 if (!at_end)
                     fail(path, line_of(line) + "text after the closing quote of a field (write a quote inside a "
                                                "quoted field as \"\")");
@@ -97,7 +101,7 @@ void parse_csv(const std::string& text, size_t pos, const std::string& path, std
                 size_t end = text.find_first_of(",\n", pos);
                 if (end == std::string::npos) end = n;
                 size_t stop = end;
-                if (end < n && stop > pos && text[stop - 1] == '\r') stop--;
+                if ((end == n || text[end] == '\n') && stop > pos && text[stop - 1] == '\r') stop--;
                 field.assign(text, pos, stop - pos);
                 pos = end;
             }
@@ -149,7 +153,7 @@ size_t column_index(const std::string& spec, const std::vector<TableRow>& table,
         for (size_t c = 0; c < count; c++)
             if (trimmed(names[c]) == spec) return c;
     }
-    long long index = label_integer(spec);
+    long long index = small_integer(spec);
     if (index >= 0 && (size_t)index < count) return (size_t)index;
     std::string problem = "no column '" + spec + "'";
     if (header) {
@@ -173,8 +177,8 @@ void Examples::add(const std::vector<int32_t>& ids, const std::vector<uint8_t>& 
 }
 
 void validate_examples(const Examples& ex, const std::string& path) {
-    if (ex.max_len < 1 || (uint32_t)ex.max_len > kMaxLen)
-        fail(path, "max_len " + std::to_string(ex.max_len) + " is outside 1.." + std::to_string(kMaxLen));
+    if (ex.max_len < 1 || ex.max_len > kMaxExampleLen)
+        fail(path, "max_len " + std::to_string(ex.max_len) + " is outside 1.." + std::to_string(kMaxExampleLen));
     if (ex.vocab_size < 1) fail(path, "vocab_size " + std::to_string(ex.vocab_size) + " is not positive");
     const size_t K = ex.label_names.size();
     if (K < 2 || K > kMaxLabels)
@@ -231,8 +235,8 @@ Examples read_examples(const std::string& path) {
     uint64_t max_len = in.le(4, "max_len"), vocab_size = in.le(4, "vocab_size"), K = in.le(4, "num_labels");
     uint64_t N = in.le(8, "num_examples");
     // Range checks that guard the conversions and allocations below; the rest is validate_examples'.
-    if (max_len < 1 || max_len > kMaxLen)
-        fail(path, "max_len " + std::to_string(max_len) + " is outside 1.." + std::to_string(kMaxLen));
+    if (max_len < 1 || max_len > (uint64_t)kMaxExampleLen)
+        fail(path, "max_len " + std::to_string(max_len) + " is outside 1.." + std::to_string(kMaxExampleLen));
     if (vocab_size < 1 || vocab_size > INT32_MAX)
         fail(path, "vocab_size " + std::to_string(vocab_size) + " is outside 1.." + std::to_string(INT32_MAX));
     if (K < 2 || K > kMaxLabels) fail(path, std::to_string(K) + " labels (expected 2.." + std::to_string(kMaxLabels) + ")");
@@ -340,7 +344,7 @@ LabelledTable labelled_rows(const std::vector<TableRow>& table, bool header, con
         std::set<std::string> distinct;
         for (const std::string& v : values) {
             distinct.insert(v);
-            long long k = label_integer(v);
+            long long k = small_integer(v);
             integers = integers && k >= 0;
             max_int = std::max(max_int, k);
         }
@@ -359,7 +363,7 @@ LabelledTable labelled_rows(const std::vector<TableRow>& table, bool header, con
     for (size_t k = 0; k < label_names.size(); k++) id_of.emplace(label_names[k], (int)k);
     for (size_t i = 0; i < values.size(); i++) {
         auto it = id_of.find(values[i]);
-        long long k = label_integer(values[i]);
+        long long k = small_integer(values[i]);
         if (it != id_of.end())
             out.rows[i].label = it->second;
         else if (k >= 0 && (size_t)k < label_names.size())

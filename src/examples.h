@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+constexpr int kMaxExampleLen = 1 << 20;  // the largest max_len a file may have
+
 struct Examples {
     int max_len = 0;
     int vocab_size = 0;

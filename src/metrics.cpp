@@ -44,13 +44,15 @@ std::string auc_undefined_reason(const ClassificationMetrics& m, const std::vect
 
 // confusion[i*K + j] = #{n : truth[n] = i, pred[n] = j}
 void confusion_matrix(const int* truth, const int* pred, long long N, int K, long long* confusion) {
+    auto check = [K](const int* labels, long long n, const char* what) {
+        if (labels[n] < 0 || labels[n] >= K)
+            throw std::invalid_argument(std::string("metrics: ") + what + " label " + std::to_string(labels[n]) +
+                                        " of example " + std::to_string(n) + " is outside 0.." + std::to_string(K - 1));
+    };
     std::fill(confusion, confusion + (size_t)K * K, 0LL);
     for (long long n = 0; n < N; n++) {
-        for (const auto& [labels, what] : {std::pair{truth, "true"}, std::pair{pred, "predicted"}})
-            if (labels[n] < 0 || labels[n] >= K)
-                throw std::invalid_argument(std::string("metrics: ") + what + " label " + std::to_string(labels[n]) +
-                                            " of example " + std::to_string(n) + " is outside 0.." +
-                                            std::to_string(K - 1));
+        check(truth, n, "true");
+        check(pred, n, "predicted");
         confusion[(size_t)truth[n] * K + pred[n]]++;
     }
 }

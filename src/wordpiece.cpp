@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 // ---- character classes -------------------------------------------------------------
@@ -49,6 +48,7 @@ static const Unicode8& unicode8() {
 }
 
 static int8_t category(UChar32 c) {
+    if (c < 0x80) return (int8_t)u_charType(c);
     if (!uset_contains(unicode8().assigned, c)) return U_UNASSIGNED;
     switch (c) {
     case 0x166D:   // CANADIAN SYLLABICS CHI SIGN, So since Unicode 12
@@ -122,24 +122,18 @@ static void clean(std::string_view text, std::vector<UChar32>& out) {
 // Step 3: canonical decomposition of the whole text, then drop the Mn marks.
 static void strip_accents(std::vector<UChar32>& cps) {
     if (std::all_of(cps.begin(), cps.end(), [](UChar32 c) { return c < 0x80; })) return;  // ASCII has no accents
-    std::vector<UChar> utf16;
-    for (UChar32 c : cps) {
-        if (U_IS_BMP(c)) {
-            utf16.push_back((UChar)c);
-        } else {
-            utf16.push_back(U16_LEAD(c));
-            utf16.push_back(U16_TRAIL(c));
-        }
-    }
+    std::vector<UChar> utf16(2 * cps.size());
+    int32_t n = 0;
+    for (UChar32 c : cps) U16_APPEND_UNSAFE(utf16.data(), n, c);
     const UNormalizer2* nfd = unicode8().nfd;
     UErrorCode err = U_ZERO_ERROR;
     // Ask for the decomposed length first, then decompose into a buffer of that size.
-    int32_t len = unorm2_normalize(nfd, utf16.data(), (int32_t)utf16.size(), nullptr, 0, &err);
+    int32_t len = unorm2_normalize(nfd, utf16.data(), n, nullptr, 0, &err);
     if (err != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(err))
         throw std::runtime_error(std::string("wordpiece: NFD failed: ") + u_errorName(err));
     std::vector<UChar> decomposed(len);
     err = U_ZERO_ERROR;
-    unorm2_normalize(nfd, utf16.data(), (int32_t)utf16.size(), decomposed.data(), len, &err);
+    unorm2_normalize(nfd, utf16.data(), n, decomposed.data(), len, &err);
     if (U_FAILURE(err)) throw std::runtime_error(std::string("wordpiece: NFD failed: ") + u_errorName(err));
     cps.clear();
     for (int32_t i = 0; i < len;) {
@@ -218,20 +212,23 @@ void WordPiece::split_plain(std::string_view text, Words& out) const {
 // Hugging Face finds its special tokens in the raw text first, spelled exactly
 // ("[MASK]", not "[mask]"), and tokenizes the stretches between them alone.
 void WordPiece::split_words(std::string_view text, Words& out) const {
+    auto special_at = [&](size_t i) -> int64_t {
+        for (uint32_t id : {pad_, unk_, cls_, sep_, mask_})
+            if (text.compare(i, tokens_[id].size(), tokens_[id]) == 0) return id;
+        return -1;
+    };
     size_t plain_start = 0;
+    // Each special's name has one '[', its first byte, so matches cannot overlap.
     for (size_t i = text.find('['); i != std::string_view::npos; i = text.find('[', i + 1)) {
-        for (uint32_t id : {pad_, unk_, cls_, sep_, mask_}) {
-            const std::string& name = tokens_[id];
-            if (text.compare(i, name.size(), name) != 0) continue;
-            split_plain(text.substr(plain_start, i - plain_start), out);
-            out.chars += name;
-            out.ends.push_back(out.chars.size());
-            out.lengths.push_back(name.size());
-            out.special.push_back((int64_t)id);
-            plain_start = i + name.size();
-            i = plain_start - 1;
-            break;
-        }
+        int64_t id = special_at(i);
+        if (id < 0) continue;
+        split_plain(text.substr(plain_start, i - plain_start), out);
+        const std::string& name = tokens_[id];
+        out.chars += name;
+        out.ends.push_back(out.chars.size());
+        out.lengths.push_back(name.size());
+        out.special.push_back(id);
+        plain_start = i + name.size();
     }
     split_plain(text.substr(plain_start), out);
 }
@@ -326,7 +323,8 @@ std::vector<std::string> WordPiece::words(const std::string& text) const {
     Words w;
     split_words(text, w);
     std::vector<std::string> out;
-    for (size_t k = 0, begin = 0; k < w.ends.size(); begin = w.ends[k++]) out.push_back(w.chars.substr(begin, w.ends[k] - begin));
+    for (size_t k = 0, begin = 0; k < w.ends.size(); begin = w.ends[k++])
+        out.push_back(w.chars.substr(begin, w.ends[k] - begin));
     return out;
 }
 
@@ -345,7 +343,9 @@ std::vector<uint32_t> WordPiece::encode(const std::string& text) const {
 }
 
 BertEncoding WordPiece::encode_single(const std::string& text, size_t max_len) const {
-    if (max_len < 2) throw std::invalid_argument("wordpiece: max_len " + std::to_string(max_len) + " leaves no room for [CLS] and [SEP]");
+    if (max_len < 2)
+        throw std::invalid_argument("wordpiece: max_len " + std::to_string(max_len) +
+                                    " leaves no room for [CLS] and [SEP]");
     std::vector<uint32_t> a = encode(text);
     a.resize(std::min(a.size(), max_len - 2));
     BertEncoding e;
@@ -365,7 +365,8 @@ BertEncoding WordPiece::encode_single(const std::string& text, size_t max_len) c
 // text instead when the second is at least as long.)
 BertEncoding WordPiece::encode_pair(const std::string& a, const std::string& b, size_t max_len) const {
     if (max_len < 3)
-        throw std::invalid_argument("wordpiece: max_len " + std::to_string(max_len) + " leaves no room for [CLS] and two [SEP]");
+        throw std::invalid_argument("wordpiece: max_len " + std::to_string(max_len) +
+                                    " leaves no room for [CLS] and two [SEP]");
     std::vector<uint32_t> ia = encode(a), ib = encode(b);
     size_t budget = max_len - 3;
     if (ia.size() + ib.size() > budget) {

@@ -1,10 +1,15 @@
-// BERT's WordPiece tokenizer: text (UTF-8) -> token ids, as Hugging Face's
-// BertTokenizer (the `tokenizers` pipeline BertNormalizer + BertPreTokenizer +
-// WordPiece + the [CLS]/[SEP] template) computes them.
+// BERT's WordPiece tokenizer: text (UTF-8) -> token ids, exactly as Hugging
+// Face's BertTokenizer computes them (transformers 5, which runs the
+// `tokenizers` pipeline BertNormalizer + BertPreTokenizer + WordPiece + the
+// [CLS]/[SEP] template).
 //
 // encode() runs, in order:
-//   1. clean: drop NUL, U+FFFD, invalid UTF-8 and control characters
-//      (categories Cc, Cf, Co except tab, CR, LF); whitespace becomes ' ';
+//   0. split off the special tokens written in the text, spelled exactly
+//      ("[MASK]" is the mask token, "[mask]" is three words), and run the
+//      steps below on the text between them;
+//   1. clean: drop NUL, U+FFFD, bytes that are not UTF-8 and control
+//      characters (categories Cc, Cf, Co, except tab, LF and CR); make every
+//      whitespace character a space;
 //   2. put a space on each side of every CJK ideograph, so each is a word;
 //   3. strip accents (NFD, then drop nonspacing marks Mn), when enabled;
 //   4. lower-case (full case mapping, one character at a time), when enabled;
@@ -13,11 +18,9 @@
 //   6. WordPiece: split each word greedily into the longest vocabulary pieces
 //      from the left, later pieces spelled "##piece"; a word with a part no
 //      piece covers, or longer than 100 characters, becomes one [UNK].
-// Character classes use the Unicode version of `tokenizers`' tables (8.0),
-// not ICU's, where the two differ (see wordpiece.cpp).
-//
-// The text is plain text: "[MASK]" inside it is spelled out ("[", "mask",
-// "]"), never turned into the special token. Callers add specials by id.
+// Categories and decompositions follow tokenizers' Unicode 8.0 tables, not
+// ICU's newer ones, so that ids match for every character; lower-casing uses
+// ICU's case data (see wordpiece.cpp).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -51,13 +54,17 @@ public:
     BertEncoding encode_single(const std::string& text, size_t max_len) const;
     // [CLS] a [SEP] b [SEP], at most max_len ids (needs max_len >= 3), cut by
     // Hugging Face's "longest_first" (see wordpiece.cpp for its exact split).
+    // An empty b still gives the pair form, as tokenizers and transformers'
+    // batched calls do (a single transformers call drops an empty pair).
     BertEncoding encode_pair(const std::string& a, const std::string& b, size_t max_len) const;
     // Tokens joined by spaces, "##" pieces glued to the token before, the ends
-    // trimmed (Hugging Face's convert_tokens_to_string). Specials are kept.
+    // trimmed: convert_tokens_to_string of transformers' Python BertTokenizer
+    // (BertTokenizerLegacy in transformers 5). Specials are kept.
     // Throws std::runtime_error for an id >= vocab_size().
     std::string decode(const std::vector<uint32_t>& ids) const;
 
-    // The words of step 5 (BERT's BasicTokenizer), before WordPiece.
+    // The words after step 5 (BERT's BasicTokenizer), before WordPiece; a
+    // special token written in the text is one word.
     std::vector<std::string> words(const std::string& text) const;
 
     int vocab_size() const { return (int)tokens_.size(); }
@@ -70,7 +77,7 @@ public:
     uint32_t mask() const { return mask_; }
 
 private:
-    struct Words;  // the output of steps 1-5 (wordpiece.cpp)
+    struct Words;  // the output of steps 0-5 (wordpiece.cpp)
     void split_words(std::string_view text, Words& out) const;
     void split_plain(std::string_view text, Words& out) const;
     void wordpiece(std::string_view word, size_t nchars, std::vector<uint32_t>& out) const;

@@ -13,4 +13,5 @@ inline std::filesystem::path data_dir(const std::filesystem::path& needed) {
     return std::filesystem::exists(dir / needed, ec) ? dir : std::filesystem::path();
 }
 
-inline constexpr const char* kNoDataMessage = "skipped: no shared data (set MINITRAIN_DATA or put it at ../shared/data)";
+inline constexpr char kNoDataMessage[] =
+    "skipped: no shared data (set MINITRAIN_DATA or put it at ../shared/data)";

@@ -387,6 +387,7 @@ TEST_CASE("bin/make_examples: byte tokens end to end, and one-line errors for ba
                 dir.file("in.txt") + ": cannot tell CSV from TSV by the extension; pass --format csv or --format tsv");
     check_error("--input " + csv + " --header --max-len 0 --output " + out,
                 "--max-len 0: expected a whole number from 1 to 1048576");
+    check_error("--input " + csv + " --header --labels a,b,a --output " + out, "--labels: 'a' is given twice");
 }
 
 TEST_CASE("bin/make_examples: SST-2 with BERT's WordPiece") {

@@ -5,7 +5,8 @@
 //                     --output train.bin [--text-column sentence] [--pair-column C]
 //                     [--label-column label] [--labels negative,positive]
 //
-// Columns are header names or 0-based indices (text 0 and label 1 by default).
+// Columns are header names or 0-based indices (text 0 and label 1 by default);
+// with indices only, --header or --no-header must say what the first row is.
 // Give the same --labels to every split of a data set: labels read from the
 // file are its own sorted values, which one split may lack.
 #include <cxxopts.hpp>
@@ -171,14 +172,20 @@ int main(int argc, char** argv) {
         const bool header = named || args.count("header");
 
         const std::string max_len_text = args["max-len"].as<std::string>();
-        if (!all_digits(max_len_text) || max_len_text.size() > 7 || std::stoi(max_len_text) < 1)
-            throw std::runtime_error("--max-len " + max_len_text + ": expected a whole number from 1 to 1048576");
-        const int max_len = std::stoi(max_len_text);
+        const int max_len = all_digits(max_len_text) && max_len_text.size() <= 7 ? std::stoi(max_len_text) : 0;
+        if (max_len < 1 || max_len > kMaxExampleLen)
+            throw std::runtime_error("--max-len " + max_len_text + ": expected a whole number from 1 to " +
+                                     std::to_string(kMaxExampleLen));
 
         std::vector<std::string> label_names;
         if (args.count("labels")) {
             label_names = split_commas(args["labels"].as<std::string>());
             if (label_names.size() < 2) throw std::runtime_error("--labels needs at least 2 comma-separated names");
+            for (size_t k = 0; k < label_names.size(); k++) {
+                if (label_names[k].empty()) throw std::runtime_error("--labels: name " + std::to_string(k) + " is empty");
+                if (std::count(label_names.begin(), label_names.begin() + k, label_names[k]))
+                    throw std::runtime_error("--labels: '" + label_names[k] + "' is given twice");
+            }
         }
 
         const std::string tokenizer = args["tokenizer"].as<std::string>();

@@ -12,7 +12,7 @@ Four parts:
   "cases"       texts (and text pairs) with max_len, the expected input_ids,
                 token_type_ids, and the decoded string of those ids;
   "decodes"     id lists chosen by hand and their decoded strings;
-  "charclasses" every code point c that Python's unicodedata assigns, as
+  "charclasses" every code point c that Python's unicodedata (14.0.0) assigns, as
                 "a" c "b" through tokenizers' BertNormalizer and
                 BertPreTokenizer under the four lower-case / strip-accents
                 settings; each line "<hex cp>\\t<words joined by U+001F>\\n",
@@ -28,7 +28,11 @@ Run once, from anywhere (the C++ test reads the committed output, no Python):
     /tmp/wp-venv/bin/python tools/reference/make_wordpiece_fixture.py
 The data folder is $MINITRAIN_DATA, else ../shared/data beside the repository.
 It also prints where transformers' old Python tokenizer (BertTokenizerLegacy)
-disagrees with the reference, for the record; those differences are expected.
+disagrees with the reference, for the record. Those differences are expected:
+it removes unassigned code points, lower-cases a final sigma to ς, takes
+categories from Python's newer Unicode tables, starts CJK extension E at
+U+2B820 (tokenizers has U+2B920), and when a cut pair's budget is odd gives the
+odd id to the first text where tokenizers gives it to the second.
 """
 
 import json
