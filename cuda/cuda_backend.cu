@@ -20,8 +20,11 @@ struct CudaBackend final : Backend {
         CUBLAS_CHECK(cublasCreate(&handle));
         try {
             // Pedantic fp32: no TF32 or other reduced-precision shortcut, so
-            // products agree with the CPU reference to fp32 rounding.
+            // products agree with the CPU reference to fp32 rounding. No
+            // atomics (cuBLAS's default, made explicit): with one stream, each
+            // product then gives the same bits on every run.
             CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_PEDANTIC_MATH));
+            CUBLAS_CHECK(cublasSetAtomicsMode(handle, CUBLAS_ATOMICS_NOT_ALLOWED));
             CUDA_CHECK(cudaMalloc(&sum_scratch, gpu::kSumScratch * sizeof(double)));
         } catch (...) {
             cublasDestroy(handle);

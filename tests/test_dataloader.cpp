@@ -1,65 +1,32 @@
 // Token files and the data loader. Files are written to a fresh directory under
 // /tmp; bad files are built byte by byte here, independently of the writer.
 #include <doctest/doctest.h>
-#include <stdlib.h>  // mkdtemp
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <iterator>
 #include <string>
 #include <vector>
 
 #include "dataloader.h"
+#include "support.h"
 #include "tokenfile.h"
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char name[] = "/tmp/mt_loader_XXXXXX";
-        REQUIRE(mkdtemp(name) != nullptr);
-        path = name;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-std::vector<unsigned char> read_bytes(const std::string& path) {
-    std::vector<unsigned char> bytes;
-    FILE* f = std::fopen(path.c_str(), "rb");
-    REQUIRE(f != nullptr);
-    for (int c; (c = std::fgetc(f)) != EOF;) bytes.push_back((unsigned char)c);
-    std::fclose(f);
-    return bytes;
-}
-
-uint32_t le32(const std::vector<unsigned char>& bytes, size_t at) {
-    return bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | (uint32_t)bytes[at + 3] << 24;
+uint32_t le32(const std::string& bytes, size_t at) {
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) v |= (uint32_t)(unsigned char)bytes[at + k] << (8 * k);
+    return v;
 }
 
 // A 1024-byte header with the first slots given, then `body_bytes` zero bytes.
 void write_raw(const std::string& path, std::vector<int32_t> slots, size_t body_bytes) {
-    std::vector<unsigned char> bytes(1024 + body_bytes, 0);
+    std::string bytes(1024 + body_bytes, '\0');
     for (size_t i = 0; i < slots.size(); i++)
-        for (int k = 0; k < 4; k++) bytes[4 * i + k] = (unsigned char)((uint32_t)slots[i] >> (8 * k));
-    FILE* f = std::fopen(path.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    std::fwrite(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
-}
-
-// The message of the std::runtime_error that `fn` throws, or "" if it returns.
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const std::runtime_error& e) {
-        return e.what();
-    }
-    return "";
+        for (int k = 0; k < 4; k++) bytes[4 * i + k] = (char)((uint32_t)slots[i] >> (8 * k));
+    spit(path, bytes);
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) {
@@ -104,13 +71,13 @@ const std::vector<int> kAllSamples = {0, 4, 8, 100, 104, 108, 112, 116, 200, 204
 }  // namespace
 
 TEST_CASE("token files round-trip as uint16 and as uint32") {
-    TempDir dir;
+    TempDir dir("loader");
     SUBCASE("uint16 up to a vocab of 65536") {
         std::string path = dir.file("small.bin");
         std::vector<uint32_t> tokens = {0, 1, 65535, 50256, 258};
         write_token_file(path, tokens, 65536);
         CHECK(read_token_file(path) == tokens);
-        std::vector<unsigned char> bytes = read_bytes(path);
+        std::string bytes = slurp(path);
         REQUIRE(bytes.size() == 1024 + 2 * tokens.size());
         CHECK(le32(bytes, 0) == 20240520);
         CHECK(le32(bytes, 4) == 1);
@@ -124,7 +91,7 @@ TEST_CASE("token files round-trip as uint16 and as uint32") {
         std::vector<uint32_t> tokens = {0, 65536, 128255, 3};
         write_token_file(path, tokens, 128256);
         CHECK(read_token_file(path) == tokens);
-        std::vector<unsigned char> bytes = read_bytes(path);
+        std::string bytes = slurp(path);
         REQUIRE(bytes.size() == 1024 + 4 * tokens.size());
         CHECK(le32(bytes, 0) == 20240801);
         CHECK(le32(bytes, 4) == 7);
@@ -141,7 +108,7 @@ TEST_CASE("token files round-trip as uint16 and as uint32") {
 }
 
 TEST_CASE("the token file writer rejects out-of-range tokens and writes nothing") {
-    TempDir dir;
+    TempDir dir("loader");
     std::string path = dir.file("bad.bin");
     std::string msg = error_of([&] { write_token_file(path, {1, 2, 50257}, 50257); });
     CHECK(msg == path + ": token 50257 at offset 2 is out of range for vocab 50257");
@@ -149,7 +116,7 @@ TEST_CASE("the token file writer rejects out-of-range tokens and writes nothing"
 }
 
 TEST_CASE("a failed token file write reports it and leaves no temporary file") {
-    TempDir dir;
+    TempDir dir("loader");
     std::string path = dir.file("taken");
     std::filesystem::create_directory(path);  // the final rename onto a directory fails
     std::string msg = error_of([&] { write_token_file(path, {1, 2, 3}, 50257); });
@@ -158,53 +125,44 @@ TEST_CASE("a failed token file write reports it and leaves no temporary file") {
 }
 
 TEST_CASE("the token file reader names the file and the problem") {
-    TempDir dir;
-    std::string path = dir.file("bad.bin");
-    std::string problem;
-    SUBCASE("missing file") {
-        problem = "cannot open";
+    TempDir dir("loader");
+    const std::string path = dir.file("bad.bin");
+    auto check_problem = [&](const std::string& problem) {
+        INFO("expected problem: " << problem);
+        std::string msg = error_of([&] { read_token_file(path); });
+        CHECK(starts_with(msg, path + ": "));
+        CHECK(contains(msg, problem));
+        CHECK(!contains(msg, "\n"));
+    };
+    check_problem("cannot open");  // no file yet
+    write_raw(path, {20240520, 1, 0}, 0);
+    std::filesystem::resize_file(path, 1000);
+    check_problem("1000 bytes, shorter than the 1024-byte header");
+
+    // Whole headers: slots (magic, version, token count) and the body size after them.
+    struct Case {
+        std::vector<int32_t> slots;
+        size_t body_bytes;
+        std::string problem;
+    };
+    const Case cases[] = {
+        {{20240326, 1, 4}, 8, "bad magic 20240326"},
+        {{20240520, 7, 4}, 8, "unsupported version 7 for magic 20240520"},   // uint16 magic, uint32 version
+        {{20240801, 1, 4}, 16, "unsupported version 1 for magic 20240801"},  // uint32 magic, uint16 version
+        // The body one token short, then one byte long.
+        {{20240520, 1, 10}, 18, "file is 1042 bytes but the header's 10 tokens of 2 bytes need 1044"},
+        {{20240520, 1, 10}, 21, "file is 1045 bytes but the header's 10 tokens of 2 bytes need 1044"},
+        {{20240801, 7, 10}, 20, "tokens of 4 bytes need 1064"},  // a uint32 header over a uint16-sized body
+        {{20240520, 1, -2}, 0, "negative token count -2"},
+    };
+    for (const Case& c : cases) {
+        write_raw(path, c.slots, c.body_bytes);
+        check_problem(c.problem);
     }
-    SUBCASE("header truncated") {
-        write_raw(path, {20240520, 1, 0}, 0);
-        std::filesystem::resize_file(path, 1000);
-        problem = "1000 bytes, shorter than the 1024-byte header";
-    }
-    SUBCASE("wrong magic") {
-        write_raw(path, {20240326, 1, 4}, 8);
-        problem = "bad magic 20240326";
-    }
-    SUBCASE("uint16 magic with the uint32 version") {
-        write_raw(path, {20240520, 7, 4}, 8);
-        problem = "unsupported version 7 for magic 20240520";
-    }
-    SUBCASE("uint32 magic with the uint16 version") {
-        write_raw(path, {20240801, 1, 4}, 16);
-        problem = "unsupported version 1 for magic 20240801";
-    }
-    SUBCASE("body one token short") {
-        write_raw(path, {20240520, 1, 10}, 18);
-        problem = "file is 1042 bytes but the header's 10 tokens of 2 bytes need 1044";
-    }
-    SUBCASE("body one byte long") {
-        write_raw(path, {20240520, 1, 10}, 21);
-        problem = "file is 1045 bytes but the header's 10 tokens of 2 bytes need 1044";
-    }
-    SUBCASE("uint32 header over a uint16-sized body") {
-        write_raw(path, {20240801, 7, 10}, 20);
-        problem = "tokens of 4 bytes need 1064";
-    }
-    SUBCASE("negative count") {
-        write_raw(path, {20240520, 1, -2}, 0);
-        problem = "negative token count -2";
-    }
-    std::string msg = error_of([&] { read_token_file(path); });
-    CHECK(starts_with(msg, path + ": "));
-    CHECK(contains(msg, problem));
-    CHECK(!contains(msg, "\n"));
 }
 
 TEST_CASE("the loader rejects bad data sets naming the file") {
-    TempDir dir;
+    TempDir dir("loader");
     SUBCASE("token id out of range for the model's vocab") {
         std::string path = dir.file("ids.bin");
         write_token_file(path, {1, 2, 3, 70, 5, 6, 80, 8, 9}, 100);
@@ -240,7 +198,7 @@ TEST_CASE("the loader rejects bad data sets naming the file") {
 }
 
 TEST_CASE("read_token_files concatenates the shards in path order") {
-    TempDir dir;
+    TempDir dir("loader");
     write_shards(dir);
     std::vector<uint32_t> all = read_token_files(dir.file("shard_*.bin"));
     REQUIRE(all.size() == 14 + 21 + 11);
@@ -254,7 +212,7 @@ TEST_CASE("read_token_files concatenates the shards in path order") {
 }
 
 TEST_CASE("without shuffling the loader reads shards and samples in order") {
-    TempDir dir;
+    TempDir dir("loader");
     write_shards(dir);
     const int B = 3;
     DataLoader loader(dir.file("shard_*.bin"), B, kT, kVocab, false, 0);
@@ -273,7 +231,7 @@ TEST_CASE("without shuffling the loader reads shards and samples in order") {
 }
 
 TEST_CASE("with shuffling every epoch is a permutation of all samples, shard by shard") {
-    TempDir dir;
+    TempDir dir("loader");
     write_shards(dir);
     const int B = 3, epochs = 6;
     DataLoader loader(dir.file("shard_*.bin"), B, kT, kVocab, true, 12345);
@@ -297,7 +255,7 @@ TEST_CASE("with shuffling every epoch is a permutation of all samples, shard by 
 }
 
 TEST_CASE("the shuffle is fixed by the seed") {
-    TempDir dir;
+    TempDir dir("loader");
     write_shards(dir);
     const int B = 2;
     std::string pattern = dir.file("shard_*.bin");
@@ -337,7 +295,7 @@ TEST_CASE("splitmix64 and seeded_permutation match reference values") {
 }
 
 TEST_CASE("a restored state continues with the very same batches") {
-    TempDir dir;
+    TempDir dir("loader");
     write_shards(dir);
     const int B = 3;
     std::string pattern = dir.file("shard_*.bin");

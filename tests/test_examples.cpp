@@ -2,57 +2,17 @@
 // every truncation), the CSV / TSV reader, label mapping, and bin/make_examples
 // end to end (when built) on small files and on the shared data sets.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <functional>
-#include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "examples.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-struct ScratchDir {
-    std::string path;
-    ScratchDir() {
-        char name[] = "/tmp/mt_examples_XXXXXX";
-        REQUIRE(mkdtemp(name) != nullptr);
-        path = name;
-    }
-    ~ScratchDir() { fs::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-    std::ofstream f(path, std::ios::binary);
-    f << bytes;
-    REQUIRE(f);
-}
-
-// The message of the std::runtime_error that f throws ("" when it throws none).
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const std::runtime_error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 Examples sample() {
     Examples ex;
@@ -92,7 +52,7 @@ std::string with_le(std::string b, size_t at, uint64_t v, int width) {
 }  // namespace
 
 TEST_CASE("examples file: round trip, byte for byte as the format says") {
-    ScratchDir dir;
+    TempDir dir("examples");
     const std::string path = dir.file("ex.bin");
     write_examples(path, sample());
     CHECK(slurp(path) == sample_bytes());
@@ -110,7 +70,7 @@ TEST_CASE("examples file: round trip, byte for byte as the format says") {
 }
 
 TEST_CASE("examples file: every bad header field and value is named") {
-    ScratchDir dir;
+    TempDir dir("examples");
     const std::string path = dir.file("bad.bin");
     const std::string good = sample_bytes();
     auto error_for = [&](const std::string& bytes) {
@@ -166,7 +126,7 @@ TEST_CASE("examples file: every bad header field and value is named") {
 }
 
 TEST_CASE("examples file: the writer refuses what the reader would, and leaves nothing behind") {
-    ScratchDir dir;
+    TempDir dir("examples");
     const std::string path = dir.file("w.bin");
     Examples ex = sample();
     ex.tokens[3] = 100;
@@ -305,22 +265,13 @@ TEST_CASE("labelled rows: columns, label names and ids, and bad rows with line n
 
 // ---- the shared data sets and bin/make_examples --------------------------------------------------------
 
-// shared/data: $MINITRAIN_DATA, else ../shared/data from the repository root
-// (where the tests run). Empty when absent, and the caller skips.
-static fs::path classification_dir() {
-    const char* env = std::getenv("MINITRAIN_DATA");
-    fs::path dir = (env ? fs::path(env) : fs::path("..") / "shared" / "data") / "classification";
-    std::error_code ec;
-    return fs::is_directory(dir, ec) ? dir : fs::path();
-}
-
 TEST_CASE("csv and tsv: the real IMDB sample and SST-2 files") {
-    fs::path data = classification_dir();
+    fs::path data = data_dir("classification");
     if (data.empty()) {
-        MESSAGE("skipped: no shared data (set MINITRAIN_DATA or put it at ../shared/data)");
+        MESSAGE(kNoDataMessage);
         return;
     }
-    const std::string imdb = (data / "imdb" / "imdb_small.csv").string();
+    const std::string imdb = (data / "classification" / "imdb" / "imdb_small.csv").string();
     LabelledTable t = labelled_rows(parse_table(slurp(imdb), TableFormat::csv, imdb), true, {"text", "", "label"}, {}, imdb);
     // The README's counts: 3,000 reviews, 1,489 positive and 1,511 negative.
     CHECK(t.label_names == std::vector<std::string>{"Negative", "Positive"});
@@ -331,7 +282,7 @@ TEST_CASE("csv and tsv: the real IMDB sample and SST-2 files") {
     // Row 0 quotes its doubled quotes: ... have ""clairvoyance"". People ...
     CHECK(t.rows[0].text.find("but have \"clairvoyance\". People") != std::string::npos);
 
-    const std::string sst2 = (data / "sst2" / "glue_dev.tsv").string();
+    const std::string sst2 = (data / "classification" / "sst2" / "glue_dev.tsv").string();
     t = labelled_rows(parse_table(slurp(sst2), TableFormat::tsv, sst2), true, {"sentence", "", "label"}, {}, sst2);
     REQUIRE(t.rows.size() == 872);
     CHECK(t.rows[0].text == "it 's a charming and often affecting journey .");
@@ -339,15 +290,8 @@ TEST_CASE("csv and tsv: the real IMDB sample and SST-2 files") {
     CHECK(t.rows[871].line == 873);
 }
 
-struct ToolRun {
-    int status;
-    std::string out, err;
-};
-
-static ToolRun make_examples(const std::string& args, const ScratchDir& dir) {
-    const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
-    int rc = std::system(("bin/make_examples " + args + " >'" + out + "' 2>'" + err + "' </dev/null").c_str());
-    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};
+static CommandResult make_examples(const std::string& args, const TempDir& dir) {
+    return run_command("bin/make_examples " + args, dir);
 }
 
 TEST_CASE("bin/make_examples: byte tokens end to end, and one-line errors for bad rows and flags") {
@@ -355,10 +299,10 @@ TEST_CASE("bin/make_examples: byte tokens end to end, and one-line errors for ba
         MESSAGE("skipped: bin/make_examples not found (run the tests from the repository root after make)");
         return;
     }
-    ScratchDir dir;
+    TempDir dir("examples");
     const std::string csv = dir.file("in.csv"), out = dir.file("out.bin");
     spit(csv, "text,label\n\"hi, you\",pos\nabcdef,neg\n");
-    ToolRun run = make_examples("--input " + csv + " --text-column text --label-column label --max-len 4 "
+    CommandResult run = make_examples("--input " + csv + " --text-column text --label-column label --max-len 4 "
                                 "--labels neg,pos --output " + out, dir);
     CHECK(run.status == 0);
     CHECK(run.err.empty());
@@ -369,7 +313,7 @@ TEST_CASE("bin/make_examples: byte tokens end to end, and one-line errors for ba
     CHECK(ex.labels == std::vector<int32_t>{1, 0});
 
     auto check_error = [&](const std::string& args, const std::string& message) {
-        ToolRun r = make_examples(args, dir);
+        CommandResult r = make_examples(args, dir);
         INFO(args);
         CHECK(r.status == 1);
         CHECK(r.err == "make_examples: " + message + "\n");
@@ -391,16 +335,18 @@ TEST_CASE("bin/make_examples: byte tokens end to end, and one-line errors for ba
 }
 
 TEST_CASE("bin/make_examples: SST-2 with BERT's WordPiece") {
-    fs::path data = classification_dir();
+    fs::path data = data_dir("classification");
     if (data.empty() || !fs::exists("bin/make_examples")) {
         MESSAGE("skipped: needs shared data and bin/make_examples");
         return;
     }
-    ScratchDir dir;
+    TempDir dir("examples");
     const std::string out = dir.file("sst2.bin");
-    const fs::path vocab_dir = data.parent_path() / "tokenizers" / "bert-base-uncased";
-    ToolRun run = make_examples("--input " + (data / "sst2" / "glue_dev.tsv").string() + " --header --labels negative,positive"
-                                " --tokenizer wordpiece:" + vocab_dir.string() + " --max-len 16 --output " + out, dir);
+    const fs::path tsv = data / "classification" / "sst2" / "glue_dev.tsv";
+    const fs::path vocab_dir = data / "tokenizers" / "bert-base-uncased";
+    CommandResult run = make_examples("--input " + tsv.string() + " --header --labels negative,positive"
+                                      " --tokenizer wordpiece:" + vocab_dir.string() + " --max-len 16 --output " + out,
+                                      dir);
     REQUIRE(run.status == 0);
     Examples ex = read_examples(out);
     REQUIRE(ex.size() == 872);

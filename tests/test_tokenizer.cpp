@@ -4,46 +4,20 @@
 // exactly: tokenisation has no tolerance.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <unistd.h>
 
+#include "support.h"
 #include "tokenizer.h"
 
 namespace fs = std::filesystem;
 
-static std::string slurp(const fs::path& path) {
-    std::ifstream f(path, std::ios::binary);
-    REQUIRE_MESSAGE(f, "cannot open " << path);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-static void spit(const fs::path& path, const std::string& text) {
-    std::ofstream f(path, std::ios::binary);
-    f << text;
-    REQUIRE(f);
-}
-
-// shared/data: $MINITRAIN_DATA, else ../shared/data from the repository root
-// (where the tests run). Empty when absent, and the caller skips.
-static fs::path data_dir() {
-    const char* env = std::getenv("MINITRAIN_DATA");
-    fs::path dir = env ? fs::path(env) : fs::path("..") / "shared" / "data";
-    std::error_code ec;
-    return fs::is_directory(dir / "tokenizers" / "gpt2", ec) ? dir : fs::path();
-}
-
 static const char* kFixture = "tests/fixtures/bpe_cases.json";
 
 TEST_CASE("bpe: GPT-2 ids equal tiktoken's on the fixture texts, and decode restores them") {
-    fs::path data = data_dir();
+    fs::path data = data_dir("tokenizers/gpt2");
     if (data.empty()) {
-        MESSAGE("skipped: no shared data (set MINITRAIN_DATA or put it at ../shared/data)");
+        MESSAGE(kNoDataMessage);
         return;
     }
     auto tok = make_tokenizer((data / "tokenizers" / "gpt2").string());
@@ -71,9 +45,9 @@ static uint64_t fnv1a64(const std::vector<uint32_t>& ids) {
 }
 
 TEST_CASE("bpe: whole corpora encode to tiktoken's ids and decode back") {
-    fs::path data = data_dir();
+    fs::path data = data_dir("tokenizers/gpt2");
     if (data.empty()) {
-        MESSAGE("skipped: no shared data (set MINITRAIN_DATA or put it at ../shared/data)");
+        MESSAGE(kNoDataMessage);
         return;
     }
     auto tok = make_tokenizer((data / "tokenizers" / "gpt2").string());
@@ -107,17 +81,6 @@ TEST_CASE("byte tokenizer: id = byte value, and back") {
     CHECK_THROWS_AS(tok->decode_token(256), std::runtime_error);
 }
 
-// A scratch directory under /tmp, removed at the end of the test.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name)
-        : path(fs::temp_directory_path() / ("minitrain_tok_" + std::to_string(getpid()) + "_" + name)) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
 // GPT-2's spelling of a byte in the vocabulary files: printable bytes as
 // themselves, the other 68 as U+0100 onward in byte order; UTF-8 encoded.
 static std::string byte_spelling(int b) {
@@ -140,11 +103,11 @@ static std::string small_encoder(const std::vector<std::string>& merged) {
 }
 
 TEST_CASE("bpe: merges go by rank, leftmost first among equals") {
-    TempDir dir("ranks");
+    TempDir dir("tokenizer");
     // "\xC4\xA0" is U+0120, GPT-2's spelling of the space byte.
-    spit(dir.path / "encoder.json", small_encoder({"ab", "bc", "abc", "aa", "\xC4\xA0" "ab"}));
-    spit(dir.path / "vocab.bpe", "#version: 0.2\na b\nb c\nab c\na a\n\xC4\xA0 ab\n");
-    auto tok = make_tokenizer(dir.path.string());
+    spit(dir.file("encoder.json"), small_encoder({"ab", "bc", "abc", "aa", "\xC4\xA0" "ab"}));
+    spit(dir.file("vocab.bpe"), "#version: 0.2\na b\nb c\nab c\na a\n\xC4\xA0 ab\n");
+    auto tok = make_tokenizer(dir.path);
     CHECK(tok->vocab_size() == 261);
     CHECK(tok->eot() == -1);
     using ids = std::vector<uint32_t>;
@@ -157,10 +120,10 @@ TEST_CASE("bpe: merges go by rank, leftmost first among equals") {
 }
 
 TEST_CASE("bpe: bytes that are not valid UTF-8 still round trip") {
-    TempDir dir("invalid");
-    spit(dir.path / "encoder.json", small_encoder({"ab", "\xC3\x83\xC2\xA9"}));  // "ab", and "Ã©" = bytes C3 A9 (é)
-    spit(dir.path / "vocab.bpe", "a b\n\xC3\x83 \xC2\xA9\n");
-    auto tok = make_tokenizer(dir.path.string());
+    TempDir dir("tokenizer");
+    spit(dir.file("encoder.json"), small_encoder({"ab", "\xC3\x83\xC2\xA9"}));  // "ab", and "Ã©" = bytes C3 A9 (é)
+    spit(dir.file("vocab.bpe"), "a b\n\xC3\x83 \xC2\xA9\n");
+    auto tok = make_tokenizer(dir.path);
     // A lone continuation byte, a truncated 2-byte form, an overlong '/', a
     // UTF-16 surrogate, a code point above U+10FFFF, bytes that never occur,
     // a cut-off 3-byte form at the end.
@@ -173,27 +136,25 @@ TEST_CASE("bpe: bytes that are not valid UTF-8 still round trip") {
 }
 
 TEST_CASE("bpe: the same files under Hugging Face's names") {
-    TempDir dir("hf");
-    spit(dir.path / "vocab.json", small_encoder({"ab"}));
-    spit(dir.path / "merges.txt", "#version: 0.2\r\na b\r\n");
-    CHECK(make_tokenizer(dir.path.string())->encode("abab") == std::vector<uint32_t>{256, 256});
+    TempDir dir("tokenizer");
+    spit(dir.file("vocab.json"), small_encoder({"ab"}));
+    spit(dir.file("merges.txt"), "#version: 0.2\r\na b\r\n");
+    CHECK(make_tokenizer(dir.path)->encode("abab") == std::vector<uint32_t>{256, 256});
 }
-
-static doctest::Contains Contains(const std::string& text) { return doctest::Contains(text.c_str()); }
 
 TEST_CASE("tokenizer errors name the file and the problem") {
     CHECK_THROWS_WITH_AS(make_tokenizer("/nonexistent/minitrain_tok"), Contains("/nonexistent/minitrain_tok: "),
                          std::runtime_error);
 
-    TempDir dir("errors");
-    std::string d = dir.path.string();
+    TempDir dir("tokenizer");
+    const std::string& d = dir.path;
     CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains("holds neither encoder.json + vocab.bpe"), std::runtime_error);
 
-    spit(dir.path / "encoder.json", small_encoder({"ab", "abc"}));
+    spit(dir.file("encoder.json"), small_encoder({"ab", "abc"}));
     CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains(d + "/vocab.bpe: cannot open"), std::runtime_error);
 
     auto merges_error = [&](const std::string& merges, const std::string& problem) {
-        spit(dir.path / "vocab.bpe", merges);
+        spit(dir.file("vocab.bpe"), merges);
         CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains(d + "/vocab.bpe: " + problem), std::runtime_error);
     };
     merges_error("#version: 0.2\na b\nabc\n", "line 3: expected two tokens");
@@ -204,14 +165,14 @@ TEST_CASE("tokenizer errors name the file and the problem") {
     merges_error("#version: 0.2\nab c\na b\n", "line 2: uses \"ab\" before a merge makes it");
     merges_error("a b\na b\n", "line 2: duplicate merge");
 
-    spit(dir.path / "vocab.bpe", "a b\n");
-    spit(dir.path / "encoder.json", "{\"a\": 0, \"b\": ");
+    spit(dir.file("vocab.bpe"), "a b\n");
+    spit(dir.file("encoder.json"), "{\"a\": 0, \"b\": ");
     CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains(d + "/encoder.json: invalid JSON"), std::runtime_error);
-    spit(dir.path / "encoder.json", "{\"a\": 0, \"b\": 1}");
+    spit(dir.file("encoder.json"), "{\"a\": 0, \"b\": 1}");
     CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains(d + "/encoder.json: has 2 of the 256 one-byte tokens"),
                          std::runtime_error);
-    spit(dir.path / "encoder.json", "{\"a\": 0, \"b\": 7}");
+    spit(dir.file("encoder.json"), "{\"a\": 0, \"b\": 7}");
     CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains("ids must be 0..1"), std::runtime_error);
-    spit(dir.path / "encoder.json", "{\"a\": 0, \"\\u4e2d\": 1}");
+    spit(dir.file("encoder.json"), "{\"a\": 0, \"\\u4e2d\": 1}");
     CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains("outside GPT-2's byte alphabet"), std::runtime_error);
 }

@@ -7,60 +7,40 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support.h"
 #include "tokenfile.h"
 
 namespace fs = std::filesystem;
 
-struct Run {
-    int status;
-    std::string out, err;
-};
-
-static std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-static Run run_train(const std::string& args, const std::string& dir) {
-    std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
-    std::string cmd = "OMP_NUM_THREADS=2 ./train " + args + " >" + out + " 2>" + err + " </dev/null";
-    int rc = std::system(cmd.c_str());
-    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};
-}
-
 // A temp directory with train/val token files: a repetitive byte text that a
 // small model learns quickly.
-struct Workspace {
-    std::string dir;
-    Workspace() {
-        char tmpl[] = "/tmp/minitrain_cli_XXXXXX";
-        dir = mkdtemp(tmpl);
+struct Workspace : TempDir {
+    Workspace() : TempDir("cli") {
         std::string text;
         for (int i = 0; text.size() < 40000; i++)
             text += "the quick brown fox " + std::to_string(i % 97) + " jumps over the lazy dog.\n";
         std::vector<uint32_t> tokens(text.begin(), text.end());
-        write_token_file(dir + "/train.bin", tokens, 256);
-        write_token_file(dir + "/val.bin", std::vector<uint32_t>(tokens.begin(), tokens.begin() + 4000), 256);
+        write_token_file(file("train.bin"), tokens, 256);
+        write_token_file(file("val.bin"), std::vector<uint32_t>(tokens.begin(), tokens.begin() + 4000), 256);
     }
-    ~Workspace() { fs::remove_all(dir); }
     // Flags for a small, fast model with every dropout on.
     std::string base(const std::string& ckpt) const {
-        return "--train-data " + dir + "/train.bin --val-data " + dir + "/val.bin --layers 2 --channels 32 "
+        return "--train-data " + file("train.bin") + " --val-data " + file("val.bin") + " --layers 2 --channels 32 "
                "--heads 2 --max-seq-len 32 --batch 4 --seq-len 32 --dropout 0.1 --lr 3e-3 --warmup 5 "
-               "--eval-every 0 --sample-every 0 --sample-length 0 --checkpoint-dir " + dir + "/" + ckpt;
+               "--eval-every 0 --sample-every 0 --sample-length 0 --checkpoint-dir " + file(ckpt);
     }
 };
+
+static CommandResult run_train(const std::string& args, const Workspace& ws) {
+    return run_command("OMP_NUM_THREADS=2 ./train " + args, ws);
+}
 
 // "step" -> loss, as logged (the exact 9-digit float text), for the train records.
 static std::vector<std::pair<int, std::string>> logged_losses(const std::string& path) {
@@ -89,9 +69,9 @@ TEST_CASE("train: bad flags and files get a one-line error and a non-zero exit")
         {"--schedule wavy", "--schedule wavy"},
         {"--on-nan maybe", "--on-nan"},
         {"--dropout 1.5", "--dropout"},
-        {"--train-data " + ws.dir + "/missing.bin", ws.dir + "/missing.bin"},
-        {"--model " + ws.dir + "/missing.bin", ws.dir + "/missing.bin"},
-        {"--tokenizer " + ws.dir + "/nowhere", ws.dir + "/nowhere"},
+        {"--train-data " + ws.file("missing.bin"), ws.file("missing.bin")},
+        {"--model " + ws.file("missing.bin"), ws.file("missing.bin")},
+        {"--tokenizer " + ws.file("nowhere"), ws.file("nowhere")},
         {"--config huge", "--config huge"},
         {"--heads 3", "heads"},
         {"--seq-len 64", "--seq-len 64 exceeds"},
@@ -100,13 +80,13 @@ TEST_CASE("train: bad flags and files get a one-line error and a non-zero exit")
     for (const Case& c : cases) {
         CAPTURE(c.args);
         // Later flags win, so each case overrides the valid base configuration.
-        Run r = run_train(ws.base("ck") + " " + c.args, ws.dir);
+        CommandResult r = run_train(ws.base("ck") + " " + c.args, ws);
         CHECK(r.status == 1);
         CHECK(one_line(r.err));
         CHECK(r.err.rfind("train: ", 0) == 0);
         CHECK(r.err.find(c.must_contain) != std::string::npos);
     }
-    Run help = run_train("--help", ws.dir);
+    CommandResult help = run_train("--help", ws);
     CHECK(help.status == 0);
     for (const char* flag : {"--model", "--grad-accum", "--schedule", "--checkpoint-every", "--keep-last", "--resume",
                              "--top-k", "--temperature", "--threads", "--log", "--l1", "--l2", "--eval-batches"})
@@ -115,16 +95,16 @@ TEST_CASE("train: bad flags and files get a one-line error and a non-zero exit")
 
 TEST_CASE("train: 40 straight steps equal 20 steps + resume + 20 steps, bit for bit, with dropout") {
     Workspace ws;
-    Run straight = run_train(ws.base("a") + " --steps 40 --checkpoint-every 10", ws.dir);
+    CommandResult straight = run_train(ws.base("a") + " --steps 40 --checkpoint-every 10", ws);
     REQUIRE(straight.status == 0);
-    Run first = run_train(ws.base("b") + " --steps 40 --checkpoint-every 10 --stop-after 20", ws.dir);
+    CommandResult first = run_train(ws.base("b") + " --steps 40 --checkpoint-every 10 --stop-after 20", ws);
     REQUIRE(first.status == 0);
-    CHECK(fs::exists(ws.dir + "/b/step_00000020"));
-    CHECK_FALSE(fs::exists(ws.dir + "/b/step_00000030"));
-    Run second = run_train(ws.base("b") + " --steps 40 --checkpoint-every 10 --resume", ws.dir);
+    CHECK(fs::exists(ws.file("b/step_00000020")));
+    CHECK_FALSE(fs::exists(ws.file("b/step_00000030")));
+    CommandResult second = run_train(ws.base("b") + " --steps 40 --checkpoint-every 10 --resume", ws);
     REQUIRE(second.status == 0);
     CHECK(second.out.find("resumed from") != std::string::npos);
-    auto a = logged_losses(ws.dir + "/a/log.jsonl"), b = logged_losses(ws.dir + "/b/log.jsonl");
+    auto a = logged_losses(ws.file("a/log.jsonl")), b = logged_losses(ws.file("b/log.jsonl"));
     REQUIRE(a.size() == 40);
     REQUIRE(b.size() == 40);  // the resumed run appends to the same log
     for (int i = 0; i < 40; i++) {
@@ -134,13 +114,14 @@ TEST_CASE("train: 40 straight steps equal 20 steps + resume + 20 steps, bit for 
     CHECK(a[39].second != a[0].second);
     // keep-last 3: only the newest three checkpoints remain.
     int count = 0;
-    for (const auto& e : fs::directory_iterator(ws.dir + "/a")) count += e.path().filename().string().rfind("step_", 0) == 0;
+    for (const auto& e : fs::directory_iterator(ws.file("a")))
+        count += e.path().filename().string().rfind("step_", 0) == 0;
     CHECK(count == 3);
 }
 
 TEST_CASE("train: a run killed with SIGKILL resumes from its last checkpoint and loses nothing else") {
     Workspace ws;
-    Run straight = run_train(ws.base("a") + " --steps 300 --checkpoint-every 7", ws.dir);
+    CommandResult straight = run_train(ws.base("a") + " --steps 300 --checkpoint-every 7", ws);
     REQUIRE(straight.status == 0);
 
     std::string args = ws.base("b") + " --steps 300 --checkpoint-every 7";
@@ -153,18 +134,18 @@ TEST_CASE("train: a run killed with SIGKILL resumes from its last checkpoint and
     }
     // Kill it as soon as a few checkpoints exist, mid-run.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (!fs::exists(ws.dir + "/b/step_00000021") && std::chrono::steady_clock::now() < deadline)
+    while (!fs::exists(ws.file("b/step_00000021")) && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
     REQUIRE(WIFSIGNALED(status));
-    REQUIRE(fs::exists(ws.dir + "/b/step_00000021"));
-    CHECK_FALSE(fs::exists(ws.dir + "/b/step_00000300"));
+    REQUIRE(fs::exists(ws.file("b/step_00000021")));
+    CHECK_FALSE(fs::exists(ws.file("b/step_00000300")));
 
-    Run resumed = run_train(args + " --resume --log " + ws.dir + "/resumed.jsonl", ws.dir);
+    CommandResult resumed = run_train(args + " --resume --log " + ws.file("resumed.jsonl"), ws);
     REQUIRE(resumed.status == 0);
-    auto a = logged_losses(ws.dir + "/a/log.jsonl"), r = logged_losses(ws.dir + "/resumed.jsonl");
+    auto a = logged_losses(ws.file("a/log.jsonl")), r = logged_losses(ws.file("resumed.jsonl"));
     REQUIRE(a.size() == 300);
     REQUIRE(!r.empty());
     REQUIRE(r.back().first == 300);
@@ -178,15 +159,15 @@ TEST_CASE("train: a run killed with SIGKILL resumes from its last checkpoint and
 
 TEST_CASE("train: a non-finite gradient is reported and never reaches the weights") {
     Workspace ws;
-    Run r = run_train(ws.base("a") + " --steps 5 --checkpoint-every 1 --keep-last 0 --inject-nan-at 3", ws.dir);
+    CommandResult r = run_train(ws.base("a") + " --steps 5 --checkpoint-every 1 --keep-last 0 --inject-nan-at 3", ws);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("step 3: non-finite gradient norm; the update was skipped") != std::string::npos);
-    CHECK(slurp(ws.dir + "/a/log.jsonl").find("{\"type\":\"skip\",\"step\":3") != std::string::npos);
+    CHECK(slurp(ws.file("a/log.jsonl")).find("{\"type\":\"skip\",\"step\":3") != std::string::npos);
     // Step 3 changed nothing: its weights are those of step 2, byte for byte.
-    CHECK(slurp(ws.dir + "/a/step_00000002/model.bin") == slurp(ws.dir + "/a/step_00000003/model.bin"));
-    CHECK(slurp(ws.dir + "/a/step_00000003/model.bin") != slurp(ws.dir + "/a/step_00000004/model.bin"));
+    CHECK(slurp(ws.file("a/step_00000002/model.bin")) == slurp(ws.file("a/step_00000003/model.bin")));
+    CHECK(slurp(ws.file("a/step_00000003/model.bin")) != slurp(ws.file("a/step_00000004/model.bin")));
 
-    Run abort = run_train(ws.base("b") + " --steps 5 --inject-nan-at 3 --on-nan abort", ws.dir);
+    CommandResult abort = run_train(ws.base("b") + " --steps 5 --inject-nan-at 3 --on-nan abort", ws);
     CHECK(abort.status == 1);
     CHECK(one_line(abort.err));
     CHECK(abort.err.find("step 3: non-finite gradient norm") != std::string::npos);
@@ -194,15 +175,15 @@ TEST_CASE("train: a non-finite gradient is reported and never reaches the weight
 
 TEST_CASE("train: progress lines, evaluation, samples and a parseable JSONL log") {
     Workspace ws;
-    Run r = run_train(ws.base("a") + " --steps 20 --eval-every 10 --sample-every 10 --sample-length 20 --print-every 5",
-                      ws.dir);
+    CommandResult r =
+        run_train(ws.base("a") + " --steps 20 --eval-every 10 --sample-every 10 --sample-length 20 --print-every 5", ws);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("unigram baseline") != std::string::npos);
     CHECK(r.out.find("step 10: val loss") != std::string::npos);
     CHECK(r.out.find("step 20/20 | loss") != std::string::npos);
     CHECK(r.out.find("---- sample ----") != std::string::npos);
     CHECK(r.out.find("parameters:") != std::string::npos);
-    std::ifstream f(ws.dir + "/a/log.jsonl");
+    std::ifstream f(ws.file("a/log.jsonl"));
     std::string line;
     int train = 0, eval = 0;
     while (std::getline(f, line)) {
@@ -215,8 +196,8 @@ TEST_CASE("train: progress lines, evaluation, samples and a parseable JSONL log"
     CHECK(train == 20);
     CHECK(eval == 2);
     // The loss curve: one path for train loss, one for validation.
-    std::string svg = ws.dir + "/curve.svg";
-    REQUIRE(std::system(("./bin/plot " + ws.dir + "/a/log.jsonl " + svg + " >/dev/null").c_str()) == 0);
+    std::string svg = ws.file("curve.svg");
+    REQUIRE(run_command("./bin/plot " + ws.file("a/log.jsonl") + " " + svg, ws).status == 0);
     std::string picture = slurp(svg);
     CHECK(picture.rfind("<svg", 0) == 0);
     size_t paths = 0;

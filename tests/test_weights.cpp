@@ -4,15 +4,10 @@
 // src/weights.cpp; every tensor element holds a value that encodes which
 // tensor, layer and index it is, so a misplaced tensor cannot go unnoticed.
 #include <doctest/doctest.h>
-#include <stdlib.h>     // mkdtemp
-#include <sys/wait.h>   // WEXITSTATUS
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -21,20 +16,10 @@
 #include <vector>
 
 #include "gpt2.h"
+#include "support.h"
 #include "weights.h"
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char name[] = "/tmp/mt_weights_XXXXXX";
-        REQUIRE(mkdtemp(name) != nullptr);
-        path = name;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
 
 GPT2Config small_config() {
     GPT2Config c;
@@ -95,33 +80,24 @@ uint64_t numel(const std::vector<int64_t>& shape) {
 // (the small config's largest tensor slice has 64 elements).
 float value_of(int k, int l, uint64_t i) { return 1000.0f * k + 100.0f * l + (float)i; }
 
-void put_le(std::vector<unsigned char>& out, uint64_t v, int width) {
-    for (int b = 0; b < width; b++) out.push_back((unsigned char)(v >> (8 * b)));
+void put_le(std::string& out, uint64_t v, int width) {
+    for (int b = 0; b < width; b++) out.push_back((char)(v >> (8 * b)));
 }
 
-void put_float(std::vector<unsigned char>& out, float x) {
+void put_float(std::string& out, float x) {
     uint32_t bits;
     std::memcpy(&bits, &x, 4);
     put_le(out, bits, 4);
 }
 
-void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-    std::ofstream(path, std::ios::binary).write((const char*)bytes.data(), (std::streamsize)bytes.size());
-}
-
-std::vector<unsigned char> read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // ---- an llm.c v3 checkpoint -------------------------------------------------------------------
 
-void set_slot(std::vector<unsigned char>& bytes, int slot, int32_t v) {
-    for (int b = 0; b < 4; b++) bytes[4 * slot + b] = (unsigned char)((uint32_t)v >> (8 * b));
+void set_slot(std::string& bytes, int slot, int32_t v) {
+    for (int b = 0; b < 4; b++) bytes[4 * slot + b] = (char)((uint32_t)v >> (8 * b));
 }
 
-std::vector<unsigned char> llmc_bytes(const GPT2Config& c) {
-    std::vector<unsigned char> out(1024, 0);
+std::string llmc_bytes(const GPT2Config& c) {
+    std::string out(1024, '\0');
     const int32_t slots[] = {20240326, 3, c.max_T, c.V, c.L, c.NH, c.C, c.Vp};
     for (int i = 0; i < 8; i++) set_slot(out, i, slots[i]);
     // Tensor-major: all layers of one tensor, then the next tensor.
@@ -152,13 +128,13 @@ struct OwnFile {
     uint64_t file_bytes = 0;
 };
 
-void put_str(std::vector<unsigned char>& out, const std::string& s) {
+void put_str(std::string& out, const std::string& s) {
     put_le(out, s.size(), 4);
-    out.insert(out.end(), s.begin(), s.end());
+    out += s;
 }
 
-std::vector<unsigned char> header_of(const OwnFile& f) {
-    std::vector<unsigned char> out(f.magic.begin(), f.magic.end());
+std::string header_of(const OwnFile& f) {
+    std::string out = f.magic;
     put_le(out, f.version, 4);
     put_str(out, f.arch);
     put_le(out, f.fields.size(), 4);
@@ -206,12 +182,12 @@ OwnFile valid_own(const GPT2Config& c) {
 
 // file_bytes bytes: each tensor's values where its range lies inside them,
 // then the header on top (a bad offset may point into it).
-std::vector<unsigned char> own_bytes(const OwnFile& f) {
-    std::vector<unsigned char> head = header_of(f);
-    std::vector<unsigned char> out(std::max<uint64_t>(f.file_bytes, head.size()), 0);
+std::string own_bytes(const OwnFile& f) {
+    std::string head = header_of(f);
+    std::string out(std::max<uint64_t>(f.file_bytes, head.size()), '\0');
     for (const FileTensor& t : f.tensors) {
         if (t.offset > f.file_bytes || t.bytes > f.file_bytes - t.offset || t.bytes != 4 * numel(t.shape)) continue;
-        std::vector<unsigned char> data;
+        std::string data;
         for (uint64_t i = 0; i < numel(t.shape); i++) put_float(data, value_of(t.kind, t.layer, i));
         std::memcpy(&out[t.offset], data.data(), data.size());
     }
@@ -226,16 +202,6 @@ void set_field(OwnFile& f, const std::string& name, int64_t value) {
 
 // ---- checks ---------------------------------------------------------------------------------
 
-// The message of the std::runtime_error that `fn` throws, or "" if it returns.
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const std::runtime_error& e) {
-        return e.what();
-    }
-    return "";
-}
-
 // One line that starts with the path and names the problem.
 void check_message(const std::string& msg, const std::string& path, const std::string& word) {
     INFO("message: " << msg);
@@ -249,6 +215,14 @@ void check_rejected(const std::string& path, const std::string& word) {
     check_message(error_of([&] { read_gpt2_config(path); }), path, word);
     Model m(small_config());
     check_message(error_of([&] { load_gpt2_weights(path, *m.gpt); }), path, word);
+}
+
+// The small model's valid minitrain file, spoiled, written to path and refused naming `word`.
+void check_spoiled(const std::string& path, const std::function<void(OwnFile&)>& spoil, const std::string& word) {
+    OwnFile f = valid_own(small_config());
+    spoil(f);
+    spit(path, own_bytes(f));
+    check_rejected(path, word);
 }
 
 // Every parameter of the model holds value_of(its kind, its layer, i), and there are no others.
@@ -272,7 +246,7 @@ void check_values(const Model& m, const GPT2Config& c) {
 // ---- good files ---------------------------------------------------------------------------------
 
 TEST_CASE("weights: save then load into a fresh model gives identical parameters") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("model.bin");
     Model a(small_config());
     a.gpt->init_weights(1234);
@@ -281,7 +255,7 @@ TEST_CASE("weights: save then load into a fresh model gives identical parameters
     CHECK(std::distance(std::filesystem::directory_iterator(dir.path), std::filesystem::directory_iterator()) ==
           1);  // no .tmp left behind
 
-    std::vector<unsigned char> bytes = read_bytes(path);
+    std::string bytes = slurp(path);
     REQUIRE(bytes.size() > 12);
     CHECK(std::memcmp(bytes.data(), "MINITRN\0\1\0\0\0", 12) == 0);
 
@@ -303,20 +277,20 @@ TEST_CASE("weights: save then load into a fresh model gives identical parameters
 }
 
 TEST_CASE("weights: a minitrain file built to the documented layout loads by name") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("own.bin");
     OwnFile f = valid_own(small_config());
     std::swap(f.tensors[3], f.tensors[20]);  // table order is free; names decide
-    write_bytes(path, own_bytes(f));
+    spit(path, own_bytes(f));
     Model m(small_config());
     load_gpt2_weights(path, *m.gpt);
     check_values(m, small_config());
 }
 
 TEST_CASE("weights: an llm.c v3 checkpoint loads its stacked tensors into per-layer names") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("gpt2_llmc.bin");
-    write_bytes(path, llmc_bytes(small_config()));
+    spit(path, llmc_bytes(small_config()));
 
     WeightFile wf = read_weight_file(path);
     CHECK(wf.format == "llm.c v3 (fp32)");
@@ -338,68 +312,65 @@ TEST_CASE("weights: an llm.c v3 checkpoint loads its stacked tensors into per-la
 // ---- bad files: both formats ------------------------------------------------------------------
 
 TEST_CASE("weights: a missing file, a directory and a file too short for any header") {
-    TempDir dir;
+    TempDir dir("weights");
     check_rejected(dir.file("absent.bin"), "cannot open");
     check_rejected(dir.path, "not a regular file");
-    write_bytes(dir.file("short.bin"), {'M', 'I', 'N', 'I', 'T'});
+    spit(dir.file("short.bin"), "MINIT");
     check_rejected(dir.file("short.bin"), "too short");
 }
 
 TEST_CASE("weights: wrong magic") {
-    TempDir dir;
-    OwnFile f = valid_own(small_config());
-    f.magic = std::string("MINITRX\0", 8);
-    write_bytes(dir.file("m.bin"), own_bytes(f));
-    check_rejected(dir.file("m.bin"), "bad magic");
+    TempDir dir("weights");
+    check_spoiled(dir.file("m.bin"), [](OwnFile& f) { f.magic = std::string("MINITRX\0", 8); }, "bad magic");
 }
 
 // ---- bad files: llm.c ---------------------------------------------------------------------------
 
 TEST_CASE("weights: llm.c version 5 (bf16) and other versions are refused by name") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("bf16.bin");
-    std::vector<unsigned char> bytes = llmc_bytes(small_config());
+    std::string bytes = llmc_bytes(small_config());
     set_slot(bytes, 1, 5);
-    write_bytes(path, bytes);
+    spit(path, bytes);
     CHECK(error_of([&] { read_gpt2_config(path); }) ==
           path + ": llm.c checkpoint version 5 (bf16) is not supported; use version 3 (fp32)");
     set_slot(bytes, 1, 1);
-    write_bytes(path, bytes);
+    spit(path, bytes);
     check_rejected(path, "llm.c checkpoint version 1 is not supported");
 }
 
 TEST_CASE("weights: a truncated llm.c checkpoint") {
-    TempDir dir;
-    std::vector<unsigned char> bytes = llmc_bytes(small_config());
+    TempDir dir("weights");
+    std::string bytes = llmc_bytes(small_config());
     bytes.resize(bytes.size() - 4);
-    write_bytes(dir.file("t.bin"), bytes);
+    spit(dir.file("t.bin"), bytes);
     check_rejected(dir.file("t.bin"), "truncated");
     bytes.resize(600);  // inside the 1024-byte header
-    write_bytes(dir.file("h.bin"), bytes);
+    spit(dir.file("h.bin"), bytes);
     check_rejected(dir.file("h.bin"), "truncated");
 }
 
 TEST_CASE("weights: llm.c header fields that disagree with the file size") {
-    TempDir dir;
-    std::vector<unsigned char> bytes = llmc_bytes(small_config());
+    TempDir dir("weights");
+    std::string bytes = llmc_bytes(small_config());
     set_slot(bytes, 6, 8);  // C 8 where the data holds C 4
-    write_bytes(dir.file("c.bin"), bytes);
+    spit(dir.file("c.bin"), bytes);
     check_rejected(dir.file("c.bin"), "needs");
     bytes = llmc_bytes(small_config());
     bytes.resize(bytes.size() + 4, 0);  // one float too many
-    write_bytes(dir.file("long.bin"), bytes);
+    spit(dir.file("long.bin"), bytes);
     check_rejected(dir.file("long.bin"), "needs");
 }
 
 TEST_CASE("weights: absurd llm.c header fields fail validation before any allocation") {
-    TempDir dir;
+    TempDir dir("weights");
     // L = 100000 would claim ~100000 * 12 * C^2 floats; validate() stops it first.
     const std::pair<int, int32_t> cases[] = {{4, 100000}, {4, 0}, {6, -4}, {5, 3}, {7, 5}};
     const char* words[] = {"layers", "layers", "channels", "divide", "padded vocab"};
     for (int i = 0; i < 5; i++) {
-        std::vector<unsigned char> bytes = llmc_bytes(small_config());
+        std::string bytes = llmc_bytes(small_config());
         set_slot(bytes, cases[i].first, cases[i].second);
-        write_bytes(dir.file("a.bin"), bytes);
+        spit(dir.file("a.bin"), bytes);
         check_rejected(dir.file("a.bin"), words[i]);
     }
 }
@@ -407,171 +378,108 @@ TEST_CASE("weights: absurd llm.c header fields fail validation before any alloca
 // ---- bad files: minitrain ------------------------------------------------------------------------
 
 TEST_CASE("weights: a truncated minitrain file") {
-    TempDir dir;
+    TempDir dir("weights");
     Model a(small_config());
     a.gpt->init_weights(1);
     save_gpt2_weights(dir.file("full.bin"), *a.gpt);
-    std::vector<unsigned char> bytes = read_bytes(dir.file("full.bin"));
+    std::string bytes = slurp(dir.file("full.bin"));
     bytes.resize(bytes.size() - 10);
-    write_bytes(dir.file("data.bin"), bytes);
+    spit(dir.file("data.bin"), bytes);
     check_rejected(dir.file("data.bin"), "truncated");
     bytes.resize(40);  // inside the tensor table
-    write_bytes(dir.file("table.bin"), bytes);
+    spit(dir.file("table.bin"), bytes);
     check_rejected(dir.file("table.bin"), "truncated");
 }
 
 TEST_CASE("weights: an unsupported minitrain version") {
-    TempDir dir;
-    OwnFile f = valid_own(small_config());
-    f.version = 2;
-    write_bytes(dir.file("v.bin"), own_bytes(f));
-    check_rejected(dir.file("v.bin"), "version 2");
+    TempDir dir("weights");
+    check_spoiled(dir.file("v.bin"), [](OwnFile& f) { f.version = 2; }, "version 2");
 }
 
 TEST_CASE("weights: an unknown architecture") {
-    TempDir dir;
-    OwnFile f = valid_own(small_config());
-    f.arch = "bert";
-    layout(f);
-    write_bytes(dir.file("a.bin"), own_bytes(f));
-    check_rejected(dir.file("a.bin"), "unknown architecture 'bert'");
+    TempDir dir("weights");
+    check_spoiled(dir.file("a.bin"), [](OwnFile& f) { f.arch = "bert", layout(f); }, "unknown architecture 'bert'");
 }
 
 TEST_CASE("weights: config fields missing, repeated or unexpected") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("c.bin");
-    OwnFile f = valid_own(small_config());
-    f.fields.erase(f.fields.begin() + 4);  // NH
-    layout(f);
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "missing config field 'NH'");
-
-    f = valid_own(small_config());
-    f.fields.push_back({"dropout", 0});
-    layout(f);
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "unexpected config field 'dropout'");
-
-    f = valid_own(small_config());
-    f.fields.push_back({"L", 2});
-    layout(f);
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "appears twice");
+    check_spoiled(path, [](OwnFile& f) { f.fields.erase(f.fields.begin() + 4), layout(f); },
+                  "missing config field 'NH'");
+    check_spoiled(path, [](OwnFile& f) { f.fields.push_back({"dropout", 0}), layout(f); },
+                  "unexpected config field 'dropout'");
+    check_spoiled(path, [](OwnFile& f) { f.fields.push_back({"L", 2}), layout(f); }, "appears twice");
 }
 
 TEST_CASE("weights: absurd config fields") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("c.bin");
     const std::pair<const char*, int64_t> cases[] = {
         {"L", 100000}, {"NH", 3}, {"C", 0}, {"V", -5}, {"max_T", 0}, {"L", int64_t(1) << 40}};
     const char* words[] = {"layers", "divide", "channels", "vocab", "max_T", "out of range"};
-    for (int i = 0; i < 6; i++) {
-        OwnFile f = valid_own(small_config());
-        set_field(f, cases[i].first, cases[i].second);
-        write_bytes(path, own_bytes(f));
-        check_rejected(path, words[i]);
-    }
+    for (int i = 0; i < 6; i++)
+        check_spoiled(path, [&](OwnFile& f) { set_field(f, cases[i].first, cases[i].second); }, words[i]);
 }
 
 TEST_CASE("weights: config fields that disagree with the tensor shapes") {
-    TempDir dir;
-    OwnFile f = valid_own(small_config());
-    set_field(f, "C", 8);  // valid on its own, but the tensors were written for C 4
-    set_field(f, "NH", 4);
-    write_bytes(dir.file("c.bin"), own_bytes(f));
-    check_rejected(dir.file("c.bin"), "has shape (16, 4), expected (16, 8)");
+    TempDir dir("weights");
+    // C 8 is valid on its own, but the tensors were written for C 4.
+    check_spoiled(dir.file("c.bin"), [](OwnFile& f) { set_field(f, "C", 8), set_field(f, "NH", 4); },
+                  "has shape (16, 4), expected (16, 8)");
 }
 
 TEST_CASE("weights: a tensor's data offset past the end of the file") {
-    TempDir dir;
-    const std::string path = dir.file("o.bin");
-    for (uint64_t offset : {uint64_t(1) << 20, uint64_t(1) << 63}) {
-        OwnFile f = valid_own(small_config());
-        f.tensors[5].offset = offset;
-        write_bytes(path, own_bytes(f));
-        check_rejected(path, "past the end");
-    }
+    TempDir dir("weights");
+    for (uint64_t offset : {uint64_t(1) << 20, uint64_t(1) << 63})
+        check_spoiled(dir.file("o.bin"), [&](OwnFile& f) { f.tensors[5].offset = offset; }, "past the end");
 }
 
 TEST_CASE("weights: tensor data that is misplaced: unaligned, overlapping, inside the header, trailing") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("p.bin");
-    OwnFile f = valid_own(small_config());
-    f.tensors[4].offset += 4;
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "aligned");
-
-    f = valid_own(small_config());
-    f.tensors[4].offset = f.tensors[3].offset;
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "overlap");
-
-    f = valid_own(small_config());
-    f.tensors[0].offset = 0;
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "overlaps the header");
-
-    f = valid_own(small_config());
-    f.file_bytes += 64;
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "64 trailing bytes");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[4].offset += 4; }, "aligned");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[4].offset = f.tensors[3].offset; }, "overlap");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[0].offset = 0; }, "overlaps the header");
+    check_spoiled(path, [](OwnFile& f) { f.file_bytes += 64; }, "64 trailing bytes");
 }
 
 TEST_CASE("weights: a missing, an unexpected and a repeated tensor") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("t.bin");
-    OwnFile f = valid_own(small_config());
-    REQUIRE(f.tensors[21].name == "h.1.ln_2.bias");
-    f.tensors.erase(f.tensors.begin() + 21);
-    layout(f);
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "missing tensor 'h.1.ln_2.bias'");
-
-    f = valid_own(small_config());
-    f.tensors[21].name = "h.2.ln_2.bias";
-    layout(f);
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "unexpected tensor 'h.2.ln_2.bias'");
-
-    f = valid_own(small_config());
-    f.tensors.push_back(f.tensors[21]);
-    layout(f);
-    write_bytes(path, own_bytes(f));
-    check_rejected(path, "appears twice");
+    REQUIRE(valid_own(small_config()).tensors[21].name == "h.1.ln_2.bias");
+    check_spoiled(path, [](OwnFile& f) { f.tensors.erase(f.tensors.begin() + 21), layout(f); },
+                  "missing tensor 'h.1.ln_2.bias'");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[21].name = "h.2.ln_2.bias", layout(f); },
+                  "unexpected tensor 'h.2.ln_2.bias'");
+    check_spoiled(path, [](OwnFile& f) { f.tensors.push_back(f.tensors[21]), layout(f); }, "appears twice");
 }
 
 TEST_CASE("weights: malformed table entries: dtype, rank, dimensions, length, names, count") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("e.bin");
-    auto reject = [&](const std::function<void(OwnFile&)>& spoil, const std::string& word) {
-        OwnFile f = valid_own(small_config());
-        spoil(f);
-        write_bytes(path, own_bytes(f));
-        check_rejected(path, word);
-    };
-    reject([](OwnFile& f) { f.tensors[2].dtype = 1; }, "dtype 1");
-    reject([](OwnFile& f) { f.tensors[2].shape.assign(9, 1), layout(f); }, "9 dimensions");
-    reject([](OwnFile& f) { f.tensors[2].shape = {0}; }, "dimension 0");
-    reject([](OwnFile& f) { f.tensors[2].shape = {-3}; }, "dimension -3");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[2].dtype = 1; }, "dtype 1");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[2].shape.assign(9, 1), layout(f); }, "9 dimensions");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[2].shape = {0}; }, "dimension 0");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[2].shape = {-3}; }, "dimension -3");
     // 2^93 elements: the element count must not overflow into something small.
-    reject([](OwnFile& f) { f.tensors[2].shape.assign(3, std::numeric_limits<int32_t>::max()); },
-           "larger than the whole file");
-    reject([](OwnFile& f) { f.tensors[2].bytes += 4; }, "length");
-    reject([](OwnFile& f) { f.tensors[2].name = "h.0.ln 1.weight"; }, "not visible ASCII");
-    reject([](OwnFile& f) { f.tensors[2].name = std::string(300, 'x'), layout(f); }, "has length 300");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[2].shape.assign(3, std::numeric_limits<int32_t>::max()); },
+                  "larger than the whole file");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[2].bytes += 4; }, "length");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[2].name = "h.0.ln 1.weight"; }, "not visible ASCII");
+    check_spoiled(path, [](OwnFile& f) { f.tensors[2].name = std::string(300, 'x'), layout(f); }, "has length 300");
     // Four billion tensors announced, none present: the reader runs into the end of the file.
-    reject([](OwnFile& f) { f.tensors.clear(), f.count = 0xFFFFFFFF, f.file_bytes = header_of(f).size(); },
-           "truncated");
+    check_spoiled(path, [](OwnFile& f) { f.tensors.clear(), f.count = 0xFFFFFFFF, f.file_bytes = header_of(f).size(); },
+                  "truncated");
 }
 
 TEST_CASE("weights: a non-finite value is refused on load") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("nan.bin");
     OwnFile f = valid_own(small_config());
-    std::vector<unsigned char> bytes = own_bytes(f);
+    std::string bytes = own_bytes(f);
     float nan = std::numeric_limits<float>::quiet_NaN();
     std::memcpy(&bytes[f.tensors[7].offset + 8], &nan, 4);
-    write_bytes(path, bytes);
+    spit(path, bytes);
     CHECK(read_gpt2_config(path).L == 2);  // the header alone is fine
     Model m(small_config());
     check_message(error_of([&] { load_gpt2_weights(path, *m.gpt); }), path, "non-finite value (nan) at element 2");
@@ -580,9 +488,9 @@ TEST_CASE("weights: a non-finite value is refused on load") {
 // ---- the model side -------------------------------------------------------------------------------
 
 TEST_CASE("weights: a model whose config differs from the file's") {
-    TempDir dir;
+    TempDir dir("weights");
     const std::string path = dir.file("m.bin");
-    write_bytes(path, llmc_bytes(small_config()));
+    spit(path, llmc_bytes(small_config()));
     GPT2Config other = small_config();
     other.L = 1;
     Model m(other);
@@ -590,8 +498,8 @@ TEST_CASE("weights: a model whose config differs from the file's") {
 }
 
 TEST_CASE("weights: unallocated models and unwritable paths") {
-    TempDir dir;
-    write_bytes(dir.file("ok.bin"), llmc_bytes(small_config()));
+    TempDir dir("weights");
+    spit(dir.file("ok.bin"), llmc_bytes(small_config()));
     Model bare(small_config(), false);
     check_message(error_of([&] { load_gpt2_weights(dir.file("ok.bin"), *bare.gpt); }), dir.file("ok.bin"),
                   "not allocated");
@@ -609,32 +517,22 @@ TEST_CASE("weights: bin/inspect prints a good file and fails on a bad one with o
         MESSAGE("skipped: bin/inspect not found (run the tests from the repository root after make)");
         return;
     }
-    TempDir dir;
+    TempDir dir("weights");
     const std::string good = dir.file("good.bin"), bad = dir.file("bad.bin");
-    const std::string out = dir.file("out.txt"), err = dir.file("err.txt");
-    write_bytes(good, llmc_bytes(small_config()));
-    auto run = [&](const std::string& file) {
-        int status = std::system(("bin/inspect '" + file + "' >'" + out + "' 2>'" + err + "'").c_str());
-        REQUIRE(WIFEXITED(status));
-        return WEXITSTATUS(status);
-    };
-    auto text = [](const std::string& file) {
-        std::vector<unsigned char> b = read_bytes(file);
-        return std::string(b.begin(), b.end());
-    };
-
-    CHECK(run(good) == 0);
-    std::string printed = text(out);
-    CHECK(printed.find("llm.c v3 (fp32)") != std::string::npos);
-    CHECK(printed.find("h.1.mlp.c_proj.weight") != std::string::npos);
+    spit(good, llmc_bytes(small_config()));
+    CommandResult run = run_command("bin/inspect '" + good + "'", dir);
+    CHECK(run.status == 0);
+    CHECK(run.out.find("llm.c v3 (fp32)") != std::string::npos);
+    CHECK(run.out.find("h.1.mlp.c_proj.weight") != std::string::npos);
     // 16*4 + 8*4 + 2 * (12*4*4 + 13*4) + 2*4 = 592 parameters.
-    CHECK(printed.find("parameters    592 ") != std::string::npos);
-    CHECK(text(err).empty());
+    CHECK(run.out.find("parameters    592 ") != std::string::npos);
+    CHECK(run.err.empty());
 
-    std::vector<unsigned char> bytes = llmc_bytes(small_config());
+    std::string bytes = llmc_bytes(small_config());
     set_slot(bytes, 1, 5);
-    write_bytes(bad, bytes);
-    CHECK(run(bad) == 1);
-    CHECK(text(err) == "inspect: " + bad + ": llm.c checkpoint version 5 (bf16) is not supported; use version 3 (fp32)\n");
-    CHECK(text(out).empty());
+    spit(bad, bytes);
+    run = run_command("bin/inspect '" + bad + "'", dir);
+    CHECK(run.status == 1);
+    CHECK(run.err == "inspect: " + bad + ": llm.c checkpoint version 5 (bf16) is not supported; use version 3 (fp32)\n");
+    CHECK(run.out.empty());
 }

@@ -12,28 +12,17 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <unistd.h>
 
-#include "data_dir.h"
+#include "support.h"
 #include "wordpiece.h"
 
 namespace fs = std::filesystem;
 using ids = std::vector<uint32_t>;
 
 static const char* kFixture = "tests/fixtures/wordpiece_cases.json";
-
-static std::string slurp(const fs::path& path) {
-    std::ifstream f(path, std::ios::binary);
-    REQUIRE_MESSAGE(f, "cannot open " << path);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 // 64-bit FNV-1a, as the fixture script hashes lines and ids.
 static uint64_t fnv1a64(const void* data, size_t n, uint64_t h = 0xCBF29CE484222325ull) {
@@ -204,30 +193,13 @@ TEST_CASE("wordpiece: decode(encode(text)) == text for lower-case ASCII words") 
     }
 }
 
-// A scratch directory under /tmp, removed at the end of the test.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name)
-        : path(fs::temp_directory_path() / ("minitrain_wp_" + std::to_string(getpid()) + "_" + name)) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string write(const std::string& file, const std::string& text) const {
-        std::ofstream f(path / file, std::ios::binary);
-        f << text;
-        REQUIRE(f);
-        return (path / file).string();
-    }
-};
-
 TEST_CASE("wordpiece: greedy longest match first on a hand-made vocabulary") {
-    TempDir dir("greedy");
+    TempDir dir("wordpiece");
     // ids 0-4 the specials, 5 "ab", 6 "##c", 7 "##bc", 8 "a", 9 "un", 10 "unaff", 11 "##aff", 12 "##able",
     // 13 "cafe", 14 "café", 15 "##x", 16 ",", 17 "x" (a CRLF line), 18 "a" again, 19 "##é" (no final LF)
-    std::string vocab = dir.write("vocab.txt",
-                                  "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nab\n##c\n##bc\na\nun\nunaff\n##aff\n"
-                                  "##able\ncafe\ncaf\xC3\xA9\n##x\n,\nx\r\na\n##\xC3\xA9");
+    const std::string vocab = dir.file("vocab.txt");
+    spit(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nab\n##c\n##bc\na\nun\nunaff\n##aff\n"
+                "##able\ncafe\ncaf\xC3\xA9\n##x\n,\nx\r\na\n##\xC3\xA9");
     WordPiece wp(vocab);  // lower-case and strip accents, as bert-base-uncased
     CHECK(wp.vocab_size() == 20);
     CHECK((wp.pad() == 0 && wp.unk() == 1 && wp.cls() == 2 && wp.sep() == 3 && wp.mask() == 4));
@@ -271,16 +243,18 @@ TEST_CASE("wordpiece: greedy longest match first on a hand-made vocabulary") {
     CHECK_THROWS_AS(wp.encode_pair("x", "x", 2), std::invalid_argument);
 }
 
-static doctest::Contains Contains(const std::string& text) { return doctest::Contains(text.c_str()); }
-
 TEST_CASE("wordpiece errors name the file and the problem") {
     CHECK_THROWS_WITH_AS(WordPiece("/nonexistent/minitrain_wp/vocab.txt"),
                          Contains("/nonexistent/minitrain_wp/vocab.txt: cannot open"), std::runtime_error);
-    TempDir dir("errors");
-    std::string empty = dir.write("empty.txt", "");
-    CHECK_THROWS_WITH_AS(WordPiece{empty}, Contains(empty + ": empty vocabulary"), std::runtime_error);
-    std::string no_cls = dir.write("no_cls.txt", "[PAD]\n[UNK]\n[SEP]\n[MASK]\nthe\n");
-    CHECK_THROWS_WITH_AS(WordPiece{no_cls}, Contains(no_cls + ": no [CLS] token"), std::runtime_error);
-    std::string lower_cls = dir.write("lower_cls.txt", "[PAD]\n[UNK]\n[cls]\n[SEP]\n[MASK]\n");
-    CHECK_THROWS_WITH_AS(WordPiece{lower_cls}, Contains(lower_cls + ": no [CLS] token"), std::runtime_error);
+    TempDir dir("wordpiece");
+    const std::string vocab = dir.file("vocab.txt");
+    const std::pair<std::string, std::string> cases[] = {  // the file's text, the problem
+        {"", "empty vocabulary"},
+        {"[PAD]\n[UNK]\n[SEP]\n[MASK]\nthe\n", "no [CLS] token"},
+        {"[PAD]\n[UNK]\n[cls]\n[SEP]\n[MASK]\n", "no [CLS] token"},
+    };
+    for (const auto& [text, problem] : cases) {
+        spit(vocab, text);
+        CHECK_THROWS_WITH_AS(WordPiece{vocab}, Contains(vocab + ": " + problem), std::runtime_error);
+    }
 }
