@@ -76,12 +76,6 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& info
             fail(path, what + " has shape entry " + d.dump() + " (expected a non-negative integer)");
         t.shape.push_back(d.get<int64_t>());
     }
-    // Bytes the shape needs, saturated at more than the data section holds so it cannot overflow.
-    const uint64_t cap = data_bytes + 1;
-    uint64_t bytes = std::count(t.shape.begin(), t.shape.end(), 0) ? 0 : size->second;
-    for (int64_t d : t.shape)
-        if (d != 0) bytes = bytes > cap / (uint64_t)d ? cap : bytes * (uint64_t)d;
-
     const nlohmann::json& offsets = info["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
         !offsets[1].is_number_unsigned())
@@ -89,10 +83,16 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& info
     t.begin = offsets[0].get<uint64_t>();
     t.end = offsets[1].get<uint64_t>();
     if (t.begin > t.end) fail(path, what + " has data_offsets " + range_str(t.begin, t.end) + " that end before they begin");
-    if (t.end - t.begin != bytes)
+
+    // The bytes the shape needs, saturated at 2^62 (more than any file holds) so the product cannot overflow.
+    const uint64_t cap = 1ull << 62, have = t.end - t.begin;
+    uint64_t need = std::count(t.shape.begin(), t.shape.end(), 0) ? 0 : size->second;
+    for (int64_t d : t.shape)
+        if (d != 0) need = need > cap / (uint64_t)d ? cap : need * (uint64_t)d;
+    if (need != have)
         fail(path, what + " of dtype " + t.dtype + " and shape " + t.shape_str() + " has data_offsets " +
-                       range_str(t.begin, t.end) + " (" + std::to_string(t.end - t.begin) + " bytes), but its shape needs " +
-                       (bytes > data_bytes ? "more than the whole data section" : std::to_string(bytes) + " bytes"));
+                       range_str(t.begin, t.end) + " (" + std::to_string(have) + " bytes), but its shape needs " +
+                       (need == cap ? "more than any file holds" : std::to_string(need) + " bytes"));
     if (t.end > data_bytes)
         fail(path, what + " has data_offsets " + range_str(t.begin, t.end) + " past the end of the data section (" +
                        std::to_string(data_bytes) + " bytes): the file is truncated or the offsets are wrong");

@@ -36,9 +36,10 @@ namespace {
 constexpr int MR = 12;
 constexpr int KC = 256;
 constexpr int NC = 1024;
-// Several tasks per thread, so a thread slowed by other work on the machine
-// hands its share to the others (tasks are scheduled dynamically).
-constexpr int kTasksPerThread = 4;
+// Two tasks per thread, scheduled dynamically, so that a thread slowed by other
+// work on the machine can hand part of its share to the others. More would be
+// smaller, and a smaller task packs more of A and B per flop.
+constexpr int kTasksPerThread = 2;
 // Below this many multiply-adds (~10 us on one core) waking the other threads
 // costs more than it saves, so the calling thread does all the tasks.
 constexpr double kMinParallelMacs = 1 << 19;
