@@ -66,7 +66,7 @@ test: all
 	OMP_NUM_THREADS=2 ./bin/tests $(ARGS)
 
 bench: bin/bench
-	OMP_NUM_THREADS=2 ./bin/bench
+	OMP_NUM_THREADS=2 ./bin/bench --torch
 
 # The backend conformance suite: every kernel against the CPU, then GPT-2 on the device.
 all: bin/conformance

@@ -91,16 +91,6 @@ __global__ void softmax_backward_kernel(float* grad, const float* prob, int b, i
     for (int s = lane(); s < T; s += kWarp) g[s] = P[s] * (g[s] - delta) * scale;
 }
 
-// X (m,n) = alpha op(A) op(B) + beta X for `batch` column-major matrices, the
-// i-th of each operand starting i * stride floats after the first.
-static void gemm_batched(cublasHandle_t handle, cublasOperation_t op_a, cublasOperation_t op_b,
-                         int m, int n, int k, float alpha, const float* A, int lda,
-                         long long stride_a, const float* Bm, int ldb, long long stride_b,
-                         float beta, float* X, int ldx, long long stride_x, int batch) {
-    CUBLAS_CHECK(cublasSgemmStridedBatched(handle, op_a, op_b, m, n, k, &alpha, A, lda, stride_a,
-                                           Bm, ldb, stride_b, &beta, X, ldx, stride_x, batch));
-}
-
 static void check_heads(const char* kernel, int C, int NH) {
     if (NH <= 0 || C % NH != 0)
         throw std::invalid_argument(std::string(kernel) + ": C=" + std::to_string(C) +
@@ -115,7 +105,7 @@ size_t attention_saved_floats(int B, int T, int NH) { return (size_t)B * NH * T 
 //   S = q k^T / sqrt(hs);  P = masked softmax of S's rows;  D = P * keep / (1 - p)
 //   out[b, :, h*hs:(h+1)*hs] = D v
 // qkv (B,T,3C) packed [q | k | v]; out (B,T,C); saved (B,NH,T,T) holds P.
-void attention_forward(cublasHandle_t handle, Scratch& scratch, float* out, float* saved,
+void attention_forward(const Blas& blas, Scratch& scratch, float* out, float* saved,
                        const float* qkv, const int* key_mask, int B, int T, int C, int NH,
                        bool causal, float dropout_p, DropoutKey key) {
     check_heads("attention_forward", C, NH);
@@ -130,14 +120,14 @@ void attention_forward(cublasHandle_t handle, Scratch& scratch, float* out, floa
         const float* v = q + 2 * C;
         float* prob = saved + (size_t)b * NH * TT;
         // S^T (T,T) = (k as (hs,T), op T) * q^T (hs,T), per head.
-        gemm_batched(handle, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, scale, k, C3, hs, q, C3, hs, 0.0f,
+        gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, scale, k, C3, hs, q, C3, hs, 0.0f,
                      prob, T, TT, NH);
         softmax_forward_kernel<<<grid_for_rows(NH, T), kThreads>>>(
             prob, drop, key_mask ? key_mask + (size_t)b * T : nullptr, b, NH, T, causal, dropout_p,
             keep_scale, key);
         CHECK_LAUNCH();
         // out^T (hs,T) = v^T (hs,T) * D^T (T,T), per head.
-        gemm_batched(handle, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, 1.0f, v, C3, hs, drop ? drop : prob,
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, 1.0f, v, C3, hs, drop ? drop : prob,
                      T, TT, 0.0f, out + (size_t)b * T * C, C, hs, NH);
     }
 }
@@ -147,7 +137,7 @@ void attention_forward(cublasHandle_t handle, Scratch& scratch, float* out, floa
 //   dq += dS k / sqrt(hs);  dk += dS^T q / sqrt(hs);  dv += D^T dout
 // dqkv, qkv (B,T,3C); dout (B,T,C); saved (B,NH,T,T) from the forward. Masks
 // need no second look: hidden keys have P = 0, which zeroes their terms.
-void attention_backward(cublasHandle_t handle, Scratch& scratch, float* dqkv, const float* dout,
+void attention_backward(const Blas& blas, Scratch& scratch, float* dqkv, const float* dout,
                         const float* qkv, const float* saved, int B, int T, int C, int NH,
                         float dropout_p, DropoutKey key) {
     check_heads("attention_backward", C, NH);
@@ -175,19 +165,19 @@ void attention_backward(cublasHandle_t handle, Scratch& scratch, float* dqkv, co
             drop = work;
         }
         // dv^T (hs,T) += dout^T (hs,T) * (D^T as stored, op T), per head.
-        gemm_batched(handle, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, 1.0f, dO, C, hs, drop, T, TT, 1.0f,
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, 1.0f, dO, C, hs, drop, T, TT, 1.0f,
                      dv, C3, hs, NH);
         // dD^T (T,T) = (v as (hs,T), op T) * dout^T (hs,T), per head; overwrites D.
-        gemm_batched(handle, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, 1.0f, v, C3, hs, dO, C, hs, 0.0f,
+        gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, 1.0f, v, C3, hs, dO, C, hs, 0.0f,
                      work, T, TT, NH);
         softmax_backward_kernel<<<grid_for_rows(NH, T), kThreads>>>(work, prob, b, NH, T, scale,
                                                                     dropout_p, keep_scale, key);
         CHECK_LAUNCH();
         // dq^T (hs,T) += k^T (hs,T) * dS^T (T,T), per head.
-        gemm_batched(handle, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, 1.0f, k, C3, hs, work, T, TT, 1.0f,
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, 1.0f, k, C3, hs, work, T, TT, 1.0f,
                      dq, C3, hs, NH);
         // dk^T (hs,T) += q^T (hs,T) * (dS^T as stored, op T), per head.
-        gemm_batched(handle, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, 1.0f, q, C3, hs, work, T, TT, 1.0f,
+        gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, 1.0f, q, C3, hs, work, T, TT, 1.0f,
                      dk, C3, hs, NH);
     }
 }

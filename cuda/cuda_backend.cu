@@ -1,8 +1,9 @@
 // The CUDA backend: device memory from cudaMalloc and the kernels of
-// kernels.cuh, in fp32 with cuBLAS for the matrix products. One GPU (the
-// current device, 0 unless CUDA_VISIBLE_DEVICES says otherwise), one stream:
-// the legacy default stream, which orders every copy, memset, kernel and
-// cuBLAS call after the ones before it.
+// kernels.cuh, in fp32 with cuBLAS for the matrix products, which may instead
+// round their inputs to bf16 (make_cuda_bf16_backend). One GPU (the current
+// device, 0 unless CUDA_VISIBLE_DEVICES says otherwise), one stream: the
+// legacy default stream, which orders every copy, memset, kernel and cuBLAS
+// call after the ones before it.
 #include <cstdio>
 #include <string>
 
@@ -12,22 +13,26 @@
 namespace {
 
 struct CudaBackend final : Backend {
-    cublasHandle_t handle = nullptr;
+    const bool bf16;
+    gpu::Blas blas{};
     gpu::Scratch scratch;
     double* sum_scratch = nullptr;  // gpu::kSumScratch doubles
 
-    CudaBackend() {
-        CUBLAS_CHECK(cublasCreate(&handle));
+    // bf16: matrix products (matmul, attention) round their inputs to bf16 on
+    // the tensor cores and accumulate in fp32; every other kernel is fp32 alike.
+    explicit CudaBackend(bool bf16_products) : bf16(bf16_products) {
+        CUBLAS_CHECK(cublasCreate(&blas.handle));
         try {
-            // Pedantic fp32: no TF32 or other reduced-precision shortcut, so
+            // fp32: pedantic, no TF32 or other reduced-precision shortcut, so
             // products agree with the CPU reference to fp32 rounding. No
             // atomics (cuBLAS's default, made explicit): with one stream, each
             // product then gives the same bits on every run.
-            CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_PEDANTIC_MATH));
-            CUBLAS_CHECK(cublasSetAtomicsMode(handle, CUBLAS_ATOMICS_NOT_ALLOWED));
+            blas.compute = bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_PEDANTIC;
+            CUBLAS_CHECK(cublasSetMathMode(blas.handle, bf16 ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH));
+            CUBLAS_CHECK(cublasSetAtomicsMode(blas.handle, CUBLAS_ATOMICS_NOT_ALLOWED));
             CUDA_CHECK(cudaMalloc(&sum_scratch, gpu::kSumScratch * sizeof(double)));
         } catch (...) {
-            cublasDestroy(handle);
+            cublasDestroy(blas.handle);
             throw;
         }
     }
@@ -35,10 +40,10 @@ struct CudaBackend final : Backend {
     // reported by the call that caused it.
     ~CudaBackend() override {
         cudaFree(sum_scratch);
-        cublasDestroy(handle);
+        cublasDestroy(blas.handle);
     }
 
-    const char* name() const override { return "cuda"; }
+    const char* name() const override { return bf16 ? "cuda-bf16" : "cuda"; }
 
     void* alloc(size_t bytes) override {
         void* ptr = nullptr;
@@ -56,9 +61,11 @@ struct CudaBackend final : Backend {
             std::fprintf(stderr, "CUDA backend: cudaFree failed: %s\n", cudaGetErrorString(err));
     }
     void upload(void* dst, const void* host_src, size_t bytes) override {
+        if (bytes == 0) return;  // an empty host vector may have a null data()
         CUDA_CHECK(cudaMemcpy(dst, host_src, bytes, cudaMemcpyHostToDevice));
     }
     void download(void* host_dst, const void* src, size_t bytes) override {
+        if (bytes == 0) return;
         CUDA_CHECK(cudaMemcpy(host_dst, src, bytes, cudaMemcpyDeviceToHost));
     }
     // cudaMemcpy leaves overlapping ranges undefined, so they are refused
@@ -92,11 +99,11 @@ struct CudaBackend final : Backend {
     }
     void matmul_forward(float* out, const float* inp, const float* weight, const float* bias,
                         int N, int C, int OC) override {
-        gpu::matmul_forward(handle, out, inp, weight, bias, N, C, OC);
+        gpu::matmul_forward(blas, out, inp, weight, bias, N, C, OC);
     }
     void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                          const float* inp, const float* weight, int N, int C, int OC) override {
-        gpu::matmul_backward(handle, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+        gpu::matmul_backward(blas, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
     }
     size_t attention_saved_floats(int B, int T, int NH) const override {
         return gpu::attention_saved_floats(B, T, NH);
@@ -104,14 +111,14 @@ struct CudaBackend final : Backend {
     void attention_forward(float* out, float* saved, const float* qkv, const int* key_mask, int B,
                            int T, int C, int NH, bool causal, float dropout_p,
                            DropoutKey key) override {
-        gpu::attention_forward(handle, scratch, out, saved, qkv, key_mask, B, T, C, NH, causal,
+        gpu::attention_forward(blas, scratch, out, saved, qkv, key_mask, B, T, C, NH, causal,
                                dropout_p, key);
     }
     // The mask and causality live in the saved probabilities (hidden keys have P = 0).
     void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* saved,
                             const int* /*key_mask*/, int B, int T, int C, int NH, bool /*causal*/,
                             float dropout_p, DropoutKey key) override {
-        gpu::attention_backward(handle, scratch, dqkv, dout, qkv, saved, B, T, C, NH, dropout_p,
+        gpu::attention_backward(blas, scratch, dqkv, dout, qkv, saved, B, T, C, NH, dropout_p,
                                 key);
     }
     void gelu_forward(float* out, const float* inp, size_t n, GeluKind kind) override {
@@ -150,13 +157,16 @@ struct CudaBackend final : Backend {
 
 }  // namespace
 
-// Throws "no CUDA GPU found (...)" on a machine without a usable GPU (no
+// Both throw "no CUDA GPU found (...)" on a machine without a usable GPU (no
 // driver, no device), so callers such as ./train can fall back to the CPU.
-Backend* make_cuda_backend() {
+static Backend* make_cuda(bool bf16) {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess)
         throw std::runtime_error(std::string("no CUDA GPU found (") + cudaGetErrorString(err) + ")");
     if (count == 0) throw std::runtime_error("no CUDA GPU found (the driver reports 0 devices)");
-    return new CudaBackend();
+    return new CudaBackend(bf16);
 }
+
+Backend* make_cuda_backend() { return make_cuda(false); }
+Backend* make_cuda_bf16_backend() { return make_cuda(true); }

@@ -27,20 +27,34 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
                         const float* inp, const float* weight, const float* mean,
                         const float* rstd, int N, int C);
 
-// matmul.cu: cuBLAS in fp32, column-major views of the row-major tensors.
-void matmul_forward(cublasHandle_t handle, float* out, const float* inp, const float* weight,
+// cuBLAS, and the precision of its matrix products on fp32 tensors:
+// CUBLAS_COMPUTE_32F_PEDANTIC, fp32 throughout (agrees with the CPU to fp32
+// rounding), or CUBLAS_COMPUTE_32F_FAST_16BF, inputs rounded to bf16 on the
+// fly for the tensor cores with fp32 accumulation and output.
+struct Blas {
+    cublasHandle_t handle;
+    cublasComputeType_t compute;
+};
+
+// matmul.cu. gemm: X (m,n) = alpha op(A) op(B) + beta X on column-major fp32
+// matrices, for `batch` triples, the i-th of each operand starting i * stride
+// floats after the first.
+void gemm(const Blas& blas, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k,
+          float alpha, const float* A, int lda, long long stride_a, const float* B, int ldb,
+          long long stride_b, float beta, float* X, int ldx, long long stride_x, int batch);
+void matmul_forward(const Blas& blas, float* out, const float* inp, const float* weight,
                     const float* bias, int N, int C, int OC);
-void matmul_backward(cublasHandle_t handle, float* dinp, float* dweight, float* dbias,
+void matmul_backward(const Blas& blas, float* dinp, float* dweight, float* dbias,
                      const float* dout, const float* inp, const float* weight, int N, int C,
                      int OC);
 
 // attention.cu: batched cuBLAS products around softmax kernels; saves the
 // probabilities (B,NH,T,T) like the CPU, and uses (NH,T,T) floats of scratch.
 size_t attention_saved_floats(int B, int T, int NH);
-void attention_forward(cublasHandle_t handle, Scratch& scratch, float* out, float* saved,
+void attention_forward(const Blas& blas, Scratch& scratch, float* out, float* saved,
                        const float* qkv, const int* key_mask, int B, int T, int C, int NH,
                        bool causal, float dropout_p, DropoutKey key);
-void attention_backward(cublasHandle_t handle, Scratch& scratch, float* dqkv, const float* dout,
+void attention_backward(const Blas& blas, Scratch& scratch, float* dqkv, const float* dout,
                         const float* qkv, const float* saved, int B, int T, int C, int NH,
                         float dropout_p, DropoutKey key);
 

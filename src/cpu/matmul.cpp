@@ -5,10 +5,11 @@
 //
 // Blocking, BLIS-style, sized for this Xeon's 48 KiB L1d and 2 MiB L2 per core
 // (and checked by measurement: KC = 192 or NC = 512 ran slower):
-// - Micro-tile MR x NR = 12 x 32 floats of C (12 x 16 doubles) held in 24 of
-//   the 32 AVX-512 registers: each step over k loads two vectors of B,
-//   broadcasts 12 values of A and issues 24 independent FMAs, enough to keep
-//   both FMA units busy through their latency.
+// - Micro-tile MR x NR = 12 x 32 floats of C held in 24 of the 32 AVX-512
+//   registers: each step over k loads two vectors of B, broadcasts 12 values
+//   of A and issues 24 independent FMAs, enough to keep both FMA units busy
+//   through their latency. Double (run only by the tests) uses 12 x 16 and
+//   keeps the other block sizes.
 // - KC = 256: one packed A sliver (MR x KC, 12 KiB of floats) stays in L1
 //   while it sweeps across the B block.
 // - NC = 1024: the packed B block (KC x NC, 1 MiB) stays in L2, which every
@@ -65,7 +66,7 @@ struct PackBuffers {
 };
 
 // The calling thread's packing buffers, allocated on its first GEMM and reused
-// by every later one, so a training step allocates nothing. On the heap rather
+// by every later one, so only a thread's first call allocates. On the heap rather
 // than static thread_local arrays: static TLS of this size would be carved out
 // of every thread's stack, and threads with small stacks would fail to start.
 template <typename F>

@@ -7,10 +7,16 @@ without it PyTorch's OpenMP threads spin against OpenBLAS's on the 2 cores.
 bin/bench sets that and passes the config; by hand:
     OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/reference/bench_torch.py --L 4 --C 128 --NH 4 \
         --V 256 --Vp 256 --max-T 128 --B 16 --T 128
-Prints one line: "torch <name> <ms> ms/step <tok/s> tok/s".
+Prints one line: "torch <name> <ms> ms/step <tok/s> tok/s (...)".
+
+Debian's torch calls whatever libblas.so.3 the alternatives system points to:
+the reference BLAS unless an optimised one is installed
+(apt-get install libopenblas0-pthread). The line names the BLAS that was
+loaded, so a reference-BLAS figure cannot pass for a tuned one.
 """
 import argparse
 import math
+import os
 import time
 
 import torch
@@ -52,6 +58,13 @@ class GPT(nn.Module):
         return F.cross_entropy(logits[..., :V].reshape(-1, V), targets.reshape(-1))
 
 
+def loaded_blas():
+    """The BLAS library mapped into this process (after torch has run a matmul)."""
+    with open("/proc/self/maps") as maps:
+        libs = {line.split()[-1] for line in maps if "blas" in line.lower() and ".so" in line}
+    return ", ".join(sorted(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p) for p in libs)) or "none"
+
+
 def main():
     p = argparse.ArgumentParser()
     for name in ("L", "C", "NH", "V", "Vp", "max-T", "B", "T"):
@@ -79,7 +92,8 @@ def main():
         if step >= a.warmup:
             times.append((time.perf_counter() - t0) * 1000)
     ms = sorted(times)[len(times) // 2]
-    print(f"torch {a.name} {ms:.1f} ms/step {a.B * a.T / (ms / 1000):.0f} tok/s (torch {torch.__version__}, 2 threads)")
+    print(f"torch {a.name} {ms:.1f} ms/step {a.B * a.T / (ms / 1000):.0f} tok/s "
+          f"(torch {torch.__version__}, 2 threads, BLAS {loaded_blas()})")
 
 
 if __name__ == "__main__":
