@@ -98,6 +98,14 @@ static double run_and_parse(const std::string& cmd) {
     return pclose(f) == 0 ? ms : -1;
 }
 
+// This program's own path (the shell that popen starts has another /proc/self).
+static std::string self_path() {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) throw std::runtime_error("cannot find this program's path in /proc/self/exe");
+    return std::string(buf, n);
+}
+
 int main(int argc, char** argv) {
     cxxopts::Options options("bench", "CPU training-step benchmark (forward + backward + AdamW)");
     options.add_options()
@@ -122,7 +130,7 @@ int main(int argc, char** argv) {
             std::string flags = " --steps " + std::to_string(steps) + " --warmup " + std::to_string(warmup);
             // With "all", a child process per config, so each peak RSS is its own.
             double ms = which == "all"
-                            ? run_and_parse("/proc/self/exe --config " + std::string(bc.name) + flags)
+                            ? run_and_parse(self_path() + " --config " + std::string(bc.name) + flags)
                             : run_config(bc, steps, warmup);
             if (ms < 0) throw std::runtime_error("config " + std::string(bc.name) + " failed");
             if (!args.count("torch")) continue;
