@@ -5,10 +5,21 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 void fail(const std::string& path, const std::string& problem) {
     throw std::runtime_error(path + ": " + problem);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    if (f.bad()) fail(path, "read error");
+    return ss.str();
 }
 
 uint64_t load_le(const unsigned char* p, int width) {

@@ -9,6 +9,9 @@
 
 [[noreturn]] void fail(const std::string& path, const std::string& problem);
 
+// A whole file's bytes; throws "<path>: cannot open: ..." or "<path>: read error".
+std::string read_file(const std::string& path);
+
 uint64_t load_le(const unsigned char* p, int width);
 void store_le(unsigned char* p, uint64_t v, int width);
 

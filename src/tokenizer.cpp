@@ -8,6 +8,7 @@
 // The vocabulary files spell each token's bytes through a byte -> code point
 // map that keeps printable bytes as themselves, so every token is a printable
 // string; we undo that map once at load time and work on raw bytes after.
+#include "fileio.h"
 #include "tokenizer.h"
 
 #include <unicode/uchar.h>
@@ -147,15 +148,6 @@ static void byte_code_points(uint32_t byte_to_cp[256]) {
         bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
         byte_to_cp[b] = printable ? b : next++;
     }
-}
-
-static std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) throw std::runtime_error(path + ": read error");
-    return ss.str();
 }
 
 BpeTokenizer::BpeTokenizer(const std::string& encoder_path, const std::string& merges_path) {

@@ -27,20 +27,12 @@
 #include <string>
 #include <vector>
 
+#include "fileio.h"
 #include "examples.h"
 #include "tokenizer.h"
 #include "wordpiece.h"
 
 namespace {
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) throw std::runtime_error(path + ": read error");
-    return ss.str();
-}
 
 std::vector<std::string> split_commas(const std::string& s) {
     std::vector<std::string> out;
@@ -69,7 +61,7 @@ std::shared_ptr<WordPiece> load_wordpiece(const std::string& dir) {
     if (std::filesystem::exists(config_path)) {
         nlohmann::json config;
         try {
-            config = nlohmann::json::parse(read_text(config_path));
+            config = nlohmann::json::parse(read_file(config_path));
         } catch (const nlohmann::json::exception& e) {
             throw std::runtime_error(config_path + ": " + e.what());
         }
@@ -192,7 +184,7 @@ int main(int argc, char** argv) {
         Encoder encoder = make_encoder(tokenizer, max_len, !columns.pair.empty());
 
         auto start = std::chrono::steady_clock::now();
-        LabelledTable table = labelled_rows(parse_table(read_text(input), format, input), header, columns,
+        LabelledTable table = labelled_rows(parse_table(read_file(input), format, input), header, columns,
                                             std::move(label_names), input);
         Examples ex;
         ex.max_len = max_len;

@@ -18,17 +18,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "fileio.h"
 #include "tokenfile.h"
 #include "tokenizer.h"
-
-static std::string read_text(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) throw std::runtime_error(path + ": read error");
-    return ss.str();
-}
 
 static void write_tokens(const std::string& path, std::vector<uint32_t> tokens, const Tokenizer& tok, bool eot) {
     if (eot) tokens.push_back((uint32_t)tok.eot());
@@ -73,7 +65,7 @@ int main(int argc, char** argv) {
             throw std::runtime_error("--append-eot: tokenizer " + tokenizer + " has no end-of-text token");
 
         const std::string input = args["input"].as<std::string>();
-        std::string text = read_text(input);
+        std::string text = read_file(input);
         if (text.empty()) throw std::runtime_error(input + ": empty file");
         auto start = std::chrono::steady_clock::now();
         std::vector<uint32_t> tokens = tok->encode(text);
