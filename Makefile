@@ -42,11 +42,18 @@ all: train $(TOOLS) $(TESTS)
 build/libminitrain.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-build/%.o: %.cpp
+# Objects depend on the flags they were built with, so finding nvcc (which adds
+# -DMT_CUDA) or changing CXXFLAGS rebuilds them rather than mixing old and new.
+FLAGS := $(CXX) $(CXXFLAGS) | $(NVCC) $(NVCCFLAGS)
+build/flags: FORCE
+	@mkdir -p build
+	@echo '$(FLAGS)' | cmp -s - $@ || echo '$(FLAGS)' > $@
+
+build/%.o: %.cpp build/flags
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-build/%.o: %.cu
+build/%.o: %.cu build/flags
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
@@ -81,6 +88,7 @@ test-gpu: bin/conformance
 clean:
 	rm -rf build bin train
 
-.PHONY: all test bench clean test-gpu
+FORCE:
+.PHONY: all test bench clean test-gpu FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

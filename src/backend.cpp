@@ -6,7 +6,8 @@
 
 Backend* make_cpu_backend();
 #ifdef MT_CUDA
-Backend* make_cuda_backend();  // throws if no GPU is present
+Backend* make_cuda_backend();       // throws if no GPU is present
+Backend* make_cuda_bf16_backend();  // the same, with bf16 tensor-core matmuls
 #endif
 
 Backend* make_backend(const char* name) {
@@ -14,8 +15,10 @@ Backend* make_backend(const char* name) {
     if (n == "cpu") return make_cpu_backend();
 #ifdef MT_CUDA
     if (n == "cuda") return make_cuda_backend();
+    if (n == "cuda-bf16") return make_cuda_bf16_backend();
 #else
-    if (n == "cuda") throw std::runtime_error("--device cuda: this build has no CUDA backend (nvcc was not found at build time)");
+    if (n == "cuda" || n == "cuda-bf16")
+        throw std::runtime_error("--device " + n + ": this build has no CUDA backend (nvcc was not found at build time)");
 #endif
-    throw std::runtime_error("--device " + n + ": unknown device (expected cpu or cuda)");
+    throw std::runtime_error("--device " + n + ": unknown device (expected cpu, cuda or cuda-bf16)");
 }

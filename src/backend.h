@@ -35,7 +35,7 @@ struct Backend {
     virtual void release(void* ptr) = 0;
     virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
     virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
-    virtual void copy(void* dst, const void* src, size_t bytes) = 0;
+    virtual void copy(void* dst, const void* src, size_t bytes) = 0;  // ranges must not overlap
     virtual void zero(void* ptr, size_t bytes) = 0;
 
     // ---- embeddings ---------------------------------------------------------
@@ -71,6 +71,8 @@ struct Backend {
     // null: key s is visible iff key_mask[b,s] != 0. A query row that sees no key
     // outputs zeros. `saved` holds what backward needs; its size in floats is
     // attention_saved_floats(B,T,NH) (a backend chooses its own layout).
+    // Backward gets the masks again: a backend that saves less than the
+    // probabilities (flash-style) must recompute them.
     virtual size_t attention_saved_floats(int B, int T, int NH) const = 0;
     virtual void attention_forward(float* out, float* saved, const float* qkv, const int* key_mask,
                                    int B, int T, int C, int NH, bool causal, float dropout_p,

@@ -50,7 +50,7 @@ static Options parse_options(int argc, char** argv, bool& help) {
         ("heads", "override the preset's attention heads", cxxopts::value<int>()->default_value("0"))
         ("max-seq-len", "override the preset's context length", cxxopts::value<int>()->default_value("0"))
         ("dropout", "dropout after embeddings, on attention probabilities and on residual branches", cxxopts::value<float>()->default_value("0.1"))
-        ("device", "cpu or cuda (default: cuda when built with it and a GPU is present, else cpu)", cxxopts::value<std::string>()->default_value(""));
+        ("device", "cpu, cuda or cuda-bf16 (default: cuda when built with it and a GPU is present, else cpu)", cxxopts::value<std::string>()->default_value(""));
     opts.add_options("data")
         ("train-data", "token file or glob of shards", cxxopts::value<std::string>()->default_value(DEFAULT_TRAIN))
         ("val-data", "token file or glob for validation (\"\" for none)", cxxopts::value<std::string>()->default_value(DEFAULT_VAL))
