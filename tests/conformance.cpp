@@ -42,7 +42,7 @@
 
 #include "backend.h"
 #include "checkpoint.h"
-#include "fixture.h"
+#include "gpt2_fixture.h"
 #include "gpt2.h"
 #include "gradcheck.h"
 #include "optimizer.h"
@@ -86,8 +86,6 @@ Tolerances tolerances_for(const std::string& device) {
     return bf16 ? kBf16Tolerances : Tolerances{};
 }
 
-const char* kTrainFixture = "tests/fixtures/gpt2_train.bin";
-const char* kDropoutFixture = "tests/fixtures/gpt2_dropout.bin";
 
 int g_passed = 0, g_failed = 0;
 std::string g_filter;  // --filter: run only the checks whose names contain it
@@ -605,37 +603,6 @@ void check_optimizer(Backend& dut, Backend& ref, uint64_t seed) {
 
 // ---- GPT-2 on the device -----------------------------------------------------------------------
 
-GPT2Config fixture_config(const Fixture& fx) {
-    GPT2Config cfg;
-    cfg.L = fx.int_scalar("config.L");
-    cfg.C = fx.int_scalar("config.C");
-    cfg.NH = fx.int_scalar("config.NH");
-    cfg.V = fx.int_scalar("config.V");
-    cfg.Vp = fx.int_scalar("config.Vp");
-    cfg.max_T = fx.int_scalar("config.max_T");
-    return cfg;
-}
-
-// The model sized for the fixture's batch, holding the fixture's weights.
-std::unique_ptr<GPT2> load_fixture_model(Backend& be, const Fixture& fx, const GPT2Config& cfg) {
-    auto model = std::make_unique<GPT2>(be, cfg, fx.int_scalar("config.B"), fx.int_scalar("config.T"));
-    model->allocate();
-    for (const TensorInfo& t : model->arena.params.tensors) {
-        if (fx.at(t.name).dims != t.shape) throw std::runtime_error(t.name + ": shape differs from the fixture's");
-        const std::vector<float>& w = fx.floats(t.name, t.numel());
-        be.upload(model->arena.param(t.name), w.data(), w.size() * sizeof(float));
-    }
-    return model;
-}
-
-std::vector<float> download(Backend& be, const float* src, size_t n) {
-    std::vector<float> host(n);
-    be.download(host.data(), src, n * sizeof(float));
-    return host;
-}
-
-double scalar_error(double got, double want) { return std::fabs(got - want) / std::fabs(want); }
-
 void report_error(const std::string& check, double err, double tol, const std::string& what = "") {
     report(err <= tol, check, (what.empty() ? "" : what + " ") + "relative error " + sci(err) + " (tol " + sci(tol) + ")");
 }
@@ -675,12 +642,7 @@ void check_gpt2_fixture(Backend& be, const Tolerances& tol) {
         const std::vector<int32_t>& targets = fx.ints("targets", (size_t)B * T);
         const std::vector<float>& losses = fx.floats("losses", steps);
         const std::vector<float>& norms = fx.floats("grad_norms", steps);
-        AdamWConfig opt;
-        opt.beta1 = fx.scalar("adamw.beta1");
-        opt.beta2 = fx.scalar("adamw.beta2");
-        opt.eps = fx.scalar("adamw.eps");
-        opt.weight_decay = fx.scalar("adamw.weight_decay");
-        opt.grad_clip = fx.scalar("adamw.grad_clip");
+        AdamWConfig opt = fixture_adamw(fx);
         const float lr = fx.scalar("adamw.lr");
 
         Worst worst_loss, worst_norm;

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "fixture.h"
+#include "gpt2_fixture.h"
 #include "gpt2.h"
 #include "gradcheck.h"
 #include "optimizer.h"
@@ -36,42 +36,6 @@ constexpr double kTol = 1e-5;
 // missing weight decay (1e-3 here) or clipping (2e-2) stays well above 3e-4.
 constexpr double kFinalWeightTol = 3e-4;
 
-const char* kTrainFixture = "tests/fixtures/gpt2_train.bin";
-const char* kDropoutFixture = "tests/fixtures/gpt2_dropout.bin";
-
-GPT2Config fixture_config(const Fixture& fx) {
-    GPT2Config cfg;
-    cfg.L = fx.int_scalar("config.L");
-    cfg.C = fx.int_scalar("config.C");
-    cfg.NH = fx.int_scalar("config.NH");
-    cfg.V = fx.int_scalar("config.V");
-    cfg.Vp = fx.int_scalar("config.Vp");
-    cfg.max_T = fx.int_scalar("config.max_T");
-    return cfg;
-}
-
-// The model sized for the fixture's batch, with the fixture's weights; tensors
-// for which frozen(t) holds (if given) are made untrainable before allocation.
-std::unique_ptr<GPT2> load_model(Backend& be, const Fixture& fx, const GPT2Config& cfg,
-                                 const std::function<bool(const TensorInfo&)>& frozen = nullptr) {
-    auto model = std::make_unique<GPT2>(be, cfg, fx.int_scalar("config.B"), fx.int_scalar("config.T"));
-    for (TensorInfo& t : model->arena.params.tensors) t.trainable = !(frozen && frozen(t));
-    model->allocate();
-    for (const TensorInfo& t : model->arena.params.tensors) {
-        REQUIRE_MESSAGE(fx.at(t.name).dims == t.shape, t.name, " has shape ", t.shape_str(), " in the model");
-        const std::vector<float>& w = fx.floats(t.name, t.numel());
-        be.upload(model->arena.param(t.name), w.data(), w.size() * sizeof(float));
-    }
-    return model;
-}
-
-std::vector<float> download(Backend& be, const float* src, size_t n) {
-    std::vector<float> host(n);
-    be.download(host.data(), src, n * sizeof(float));
-    return host;
-}
-
-double scalar_error(double got, double want) { return std::fabs(got - want) / std::fabs(want); }
 
 // Logits: the first V of each row's Vp columns against the reference (B,T,V);
 // the padded columns must be exactly zero (their wte rows are zero).
@@ -114,18 +78,13 @@ void check_grads(GPT2& model, const Fixture& fx) {
 TEST_CASE("gpt2 matches PyTorch: logits, loss, gradients and 10 AdamW steps") {
     Fixture fx(kTrainFixture);
     std::unique_ptr<Backend> be(make_backend("cpu"));
-    auto model = load_model(*be, fx, fixture_config(fx));
+    auto model = load_fixture_model(*be, fx, fixture_config(fx));
     const int B = model->B, T = model->T, steps = fx.int_scalar("adamw.steps");
     const std::vector<int32_t>& tokens = fx.ints("tokens", (size_t)B * T);
     const std::vector<int32_t>& targets = fx.ints("targets", (size_t)B * T);
     const std::vector<float>& losses = fx.floats("losses", steps);
     const std::vector<float>& norms = fx.floats("grad_norms", steps);
-    AdamWConfig opt;
-    opt.beta1 = fx.scalar("adamw.beta1");
-    opt.beta2 = fx.scalar("adamw.beta2");
-    opt.eps = fx.scalar("adamw.eps");
-    opt.weight_decay = fx.scalar("adamw.weight_decay");
-    opt.grad_clip = fx.scalar("adamw.grad_clip");
+    AdamWConfig opt = fixture_adamw(fx);
     const float lr = fx.scalar("adamw.lr");
 
     double worst_loss = 0, worst_norm = 0;
@@ -167,7 +126,7 @@ TEST_CASE("gpt2 dropout matches PyTorch: embeddings, attention probabilities, re
     cfg.attn_pdrop = drop.scalar("dropout.attn");
     cfg.resid_pdrop = drop.scalar("dropout.resid");
     std::unique_ptr<Backend> be(make_backend("cpu"));
-    auto model = load_model(*be, fx, cfg);
+    auto model = load_fixture_model(*be, fx, cfg);
     model->training = true;
     model->seed = drop.u64("dropout.seed");
     model->step = drop.u64("dropout.step");
@@ -189,7 +148,7 @@ TEST_CASE("gpt2 with block 0 and the embeddings frozen: no gradients there, the 
     auto frozen = [](const TensorInfo& t) {
         return t.layer == 0 || t.name == "wte.weight" || t.name == "wpe.weight";
     };
-    auto model = load_model(*be, fx, fixture_config(fx), frozen);
+    auto model = load_fixture_model(*be, fx, fixture_config(fx), frozen);
     const int B = model->B, T = model->T;
     float loss = model->forward(fx.ints("tokens", (size_t)B * T).data(),
                                 fx.ints("targets", (size_t)B * T).data(), B, T);
