@@ -3,7 +3,6 @@
 
 #include "fileio.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -213,16 +212,13 @@ void validate_examples(const Examples& ex, const std::string& path) {
 }
 
 Examples read_examples(const std::string& path) {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
-    std::unique_ptr<FILE, int (*)(FILE*)> closer(f, &std::fclose);
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
-    if ((uint64_t)st.st_size < kHeaderBytes)
-        fail(path, "file is " + std::to_string(st.st_size) + " bytes, shorter than the " +
+    uint64_t size;
+    FilePtr file = open_regular(path, &size);
+    FILE* f = file.get();
+    if (size < kHeaderBytes)
+        fail(path, "file is " + std::to_string(size) + " bytes, shorter than the " +
                        std::to_string(kHeaderBytes) + "-byte header");
-    std::vector<unsigned char> bytes((size_t)st.st_size);
+    std::vector<unsigned char> bytes((size_t)size);
     if (std::fread(bytes.data(), 1, bytes.size(), f) != bytes.size())
         fail(path, std::string("cannot read: ") + (std::ferror(f) ? std::strerror(errno) : "the file shrank"));
 

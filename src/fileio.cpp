@@ -1,6 +1,7 @@
 #include "fileio.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,16 @@
 
 void fail(const std::string& path, const std::string& problem) {
     throw std::runtime_error(path + ": " + problem);
+}
+
+FilePtr open_regular(const std::string& path, uint64_t* bytes) {
+    FilePtr f(std::fopen(path.c_str(), "rb"), &std::fclose);
+    if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f.get()), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
+    *bytes = (uint64_t)st.st_size;
+    return f;
 }
 
 std::string read_file(const std::string& path) {

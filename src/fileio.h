@@ -5,9 +5,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 
 [[noreturn]] void fail(const std::string& path, const std::string& problem);
+
+using FilePtr = std::unique_ptr<FILE, int (*)(FILE*)>;
+
+// Opens a regular file for reading and stores its length in *bytes; throws
+// "<path>: cannot open: ...", "cannot stat: ..." or "not a regular file".
+FilePtr open_regular(const std::string& path, uint64_t* bytes);
 
 // A whole file's bytes; throws "<path>: cannot open: ..." or "<path>: read error".
 std::string read_file(const std::string& path);

@@ -2,7 +2,6 @@
 // host must be little-endian.
 #include "safetensors.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -165,35 +164,25 @@ SafetensorsHeader parse_safetensors_header(const std::string& json, uint64_t dat
     return header;
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-    f_ = std::fopen(path.c_str(), "rb");
-    if (!f_) fail(path, std::string("cannot open: ") + std::strerror(errno));
-    try {
-        struct stat st;
-        if (fstat(fileno(f_), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
-        if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
-        const uint64_t size = (uint64_t)st.st_size;
-        unsigned char len[8];
-        if (size < sizeof len)
-            fail(path, "file is " + std::to_string(size) + " bytes, too short for a safetensors header");
-        if (std::fread(len, 1, sizeof len, f_) != sizeof len) fail(path, "cannot read the header length");
-        const uint64_t n = load_le(len, 8);
-        if (n > kMaxHeaderBytes)
-            fail(path, "header length " + std::to_string(n) + " is over the 100 MB limit (not a safetensors file?)");
-        if (n > size - sizeof len)
-            fail(path, "header length " + std::to_string(n) + " runs past the end of the file (" +
-                           std::to_string(size) + " bytes): truncated or not a safetensors file");
-        std::string json(n, '\0');
-        if (std::fread(&json[0], 1, n, f_) != n) fail(path, "cannot read the header");
-        data_start_ = sizeof len + n;
-        header_ = parse_safetensors_header(json, size - data_start_, path);
-    } catch (...) {
-        std::fclose(f_);
-        throw;
-    }
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path), file_(nullptr, &std::fclose) {
+    uint64_t size;
+    file_ = open_regular(path, &size);
+    f_ = file_.get();
+    unsigned char len[8];
+    if (size < sizeof len)
+        fail(path, "file is " + std::to_string(size) + " bytes, too short for a safetensors header");
+    if (std::fread(len, 1, sizeof len, f_) != sizeof len) fail(path, "cannot read the header length");
+    const uint64_t n = load_le(len, 8);
+    if (n > kMaxHeaderBytes)
+        fail(path, "header length " + std::to_string(n) + " is over the 100 MB limit (not a safetensors file?)");
+    if (n > size - sizeof len)
+        fail(path, "header length " + std::to_string(n) + " runs past the end of the file (" +
+                       std::to_string(size) + " bytes): truncated or not a safetensors file");
+    std::string json(n, '\0');
+    if (std::fread(&json[0], 1, n, f_) != n) fail(path, "cannot read the header");
+    data_start_ = sizeof len + n;
+    header_ = parse_safetensors_header(json, size - data_start_, path);
 }
-
-SafetensorsFile::~SafetensorsFile() { std::fclose(f_); }
 
 std::vector<float> SafetensorsFile::read_f32(const SafetensorsEntry& t) {
     const std::string what = "tensor '" + t.name + "'";

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "fileio.h"
+
 struct SafetensorsEntry {
     std::string name;
     std::string dtype;            // "F32", "F16", "BF16", "I64", ...
@@ -41,7 +43,6 @@ SafetensorsHeader parse_safetensors_header(const std::string& json, uint64_t dat
 class SafetensorsFile {
   public:
     explicit SafetensorsFile(const std::string& path);
-    ~SafetensorsFile();
     SafetensorsFile(const SafetensorsFile&) = delete;
     SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
@@ -53,6 +54,7 @@ class SafetensorsFile {
 
   private:
     std::string path_;
+    FilePtr file_;
     FILE* f_ = nullptr;
     uint64_t data_start_ = 0;
     SafetensorsHeader header_;

@@ -4,7 +4,6 @@
 
 #include "fileio.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,14 +23,10 @@ constexpr int32_t kMagicU32 = 20240801, kVersionU32 = 7;
 }  // namespace
 
 std::vector<uint32_t> read_token_file(const std::string& path) {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
-    std::unique_ptr<FILE, int (*)(FILE*)> closer(f, &std::fclose);
-
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
-    long long file_bytes = st.st_size;
+    uint64_t size;
+    FilePtr file = open_regular(path, &size);
+    FILE* f = file.get();
+    long long file_bytes = (long long)size;
     if (file_bytes < kHeaderBytes)
         fail(path, "file is " + std::to_string(file_bytes) + " bytes, shorter than the " +
                        std::to_string(kHeaderBytes) + "-byte header");

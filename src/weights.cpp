@@ -4,7 +4,6 @@
 
 #include "fileio.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,24 +50,7 @@ void put_str(std::vector<unsigned char>& out, const std::string& s) {
 // of allocating or reading past the end.
 class Reader {
   public:
-    explicit Reader(const std::string& path) : path_(path) {
-        f_ = std::fopen(path.c_str(), "rb");
-        if (!f_) fail(path, std::string("cannot open: ") + std::strerror(errno));
-        struct stat st;
-        if (fstat(fileno(f_), &st) != 0) {
-            int err = errno;
-            std::fclose(f_);
-            fail(path, std::string("cannot stat: ") + std::strerror(err));
-        }
-        if (!S_ISREG(st.st_mode)) {
-            std::fclose(f_);
-            fail(path, "not a regular file");
-        }
-        size_ = (uint64_t)st.st_size;
-    }
-    ~Reader() { std::fclose(f_); }
-    Reader(const Reader&) = delete;
-    Reader& operator=(const Reader&) = delete;
+    explicit Reader(const std::string& path) : path_(path), file_(open_regular(path, &size_)), f_(file_.get()) {}
 
     const std::string& path() const { return path_; }
     uint64_t size() const { return size_; }
@@ -108,8 +90,10 @@ class Reader {
 
   private:
     std::string path_;
-    FILE* f_ = nullptr;
-    uint64_t size_ = 0, pos_ = 0;
+    uint64_t size_ = 0;  // before file_: open_regular sets it during file_'s construction
+    FilePtr file_;
+    FILE* f_;
+    uint64_t pos_ = 0;
 };
 
 // The named config fields of a gpt2 file as a checked config.

@@ -609,18 +609,9 @@ void report_error(const std::string& check, double err, double tol, const std::s
 
 // Logits (first V of each row's Vp columns) against the fixture's; padded columns must be 0.
 void check_logits(const std::string& check, GPT2& model, const Fixture& fx, double tol) {
-    const int N = model.B * model.T, V = model.cfg.V, Vp = model.cfg.Vp;
-    std::vector<float> all = download(model.arena.be, model.logits, (size_t)N * Vp), real;
-    double padded = 0;
-    for (int n = 0; n < N; n++)
-        for (int v = 0; v < Vp; v++) {
-            float x = all[(size_t)n * Vp + v];
-            if (v < V) real.push_back(x);
-            else padded = worse(padded, std::fabs(x));
-        }
-    double err = rel_error(real, fx.floats("logits", (size_t)N * V), real.size());
-    report(err <= tol && padded == 0.0, check,
-           "relative error " + sci(err) + " (tol " + sci(tol) + "), padded columns max |x| " + sci(padded));
+    LogitsError e = logits_error(model, fx);
+    report(e.err <= tol && e.padded == 0.0, check,
+           "relative error " + sci(e.err) + " (tol " + sci(tol) + "), padded columns max |x| " + sci(e.padded));
 }
 
 // Every gradient against grad.<name>; reports the worst tensor.

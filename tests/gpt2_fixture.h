@@ -10,6 +10,7 @@
 
 #include "fixture.h"
 #include "gpt2.h"
+#include "gradcheck.h"
 #include "optimizer.h"
 
 inline const char* kTrainFixture = "tests/fixtures/gpt2_train.bin";
@@ -57,6 +58,25 @@ inline std::vector<float> download(Backend& be, const float* src, size_t n) {
     std::vector<float> host(n);
     be.download(host.data(), src, n * sizeof(float));
     return host;
+}
+
+// The model's logits against the fixture's (B,T,V): the relative error over the
+// first V of each row's Vp columns, and the largest |x| in the padded columns
+// (which must be exactly zero: their wte rows are zero). NaN counts as worst.
+struct LogitsError {
+    double err, padded;
+};
+inline LogitsError logits_error(GPT2& model, const Fixture& fx) {
+    const int N = model.B * model.T, V = model.cfg.V, Vp = model.cfg.Vp;
+    std::vector<float> all = download(model.arena.be, model.logits, (size_t)N * Vp), real;
+    double padded = 0;
+    for (int n = 0; n < N; n++)
+        for (int v = 0; v < Vp; v++) {
+            float x = all[(size_t)n * Vp + v];
+            if (v < V) real.push_back(x);
+            else padded = worse(padded, std::fabs(x));
+        }
+    return {rel_error(real, fx.floats("logits", (size_t)N * V), real.size()), padded};
 }
 
 inline double scalar_error(double got, double want) { return std::fabs(got - want) / std::fabs(want); }

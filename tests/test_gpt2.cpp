@@ -40,19 +40,10 @@ constexpr double kFinalWeightTol = 3e-4;
 // Logits: the first V of each row's Vp columns against the reference (B,T,V);
 // the padded columns must be exactly zero (their wte rows are zero).
 void check_logits(GPT2& model, const Fixture& fx) {
-    const int N = model.B * model.T, V = model.cfg.V, Vp = model.cfg.Vp;
-    std::vector<float> all = download(model.arena.be, model.logits, (size_t)N * Vp), real;
-    double padded = 0;
-    for (int n = 0; n < N; n++)
-        for (int v = 0; v < Vp; v++) {
-            float x = all[(size_t)n * Vp + v];
-            if (v < V) real.push_back(x);
-            else padded = std::max(padded, (double)std::fabs(x));
-        }
-    double err = rel_error(real, fx.floats("logits", (size_t)N * V), real.size());
-    MESSAGE("logits relative error ", err);
-    CHECK(err <= kTol);
-    CHECK(padded == 0.0);
+    LogitsError e = logits_error(model, fx);
+    MESSAGE("logits relative error ", e.err);
+    CHECK(e.err <= kTol);
+    CHECK(e.padded == 0.0);
 }
 
 // Every trainable tensor's gradient against grad.<name>; frozen tensors must have none.
