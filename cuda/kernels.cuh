@@ -63,6 +63,8 @@ void gelu_forward(float* out, const float* inp, size_t n, GeluKind kind);
 void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n, GeluKind kind);
 void add(float* out, const float* a, const float* b, size_t n);
 void accumulate(float* dst, const float* src, size_t n);
+void tanh_forward(float* out, const float* inp, size_t n);
+void tanh_backward(float* dinp, const float* dout, const float* out, size_t n);
 void dropout_forward(float* out, const float* inp, size_t n, float p, DropoutKey key);
 void dropout_backward(float* dinp, const float* dout, size_t n, float p, DropoutKey key);
 

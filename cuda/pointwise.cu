@@ -1,4 +1,4 @@
-// Elementwise kernels: GELU, add, accumulate and dropout (references:
+// Elementwise kernels: GELU, tanh, add, accumulate and dropout (references:
 // src/cpu/pointwise.cpp, src/cpu/dropout.cpp). Grid-stride loops; elements are
 // independent, so any launch geometry gives the same bits.
 #include "kernels.cuh"
@@ -44,6 +44,15 @@ __global__ void gelu_backward_kernel(float* dinp, const float* dout, const float
     }
 }
 
+// out = tanh(inp); backward dinp += dout * (1 - out^2) from the saved output
+__global__ void tanh_forward_kernel(float* out, const float* inp, size_t n) {
+    for (size_t i = thread_index(); i < n; i += thread_count()) out[i] = tanhf(inp[i]);
+}
+
+__global__ void tanh_backward_kernel(float* dinp, const float* dout, const float* out, size_t n) {
+    for (size_t i = thread_index(); i < n; i += thread_count()) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
 // out = a + b (out may alias a or b)
 __global__ void add_kernel(float* out, const float* a, const float* b, size_t n) {
     for (size_t i = thread_index(); i < n; i += thread_count()) out[i] = a[i] + b[i];
@@ -86,6 +95,18 @@ void gelu_forward(float* out, const float* inp, size_t n, GeluKind kind) {
 void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n, GeluKind kind) {
     if (n == 0) return;
     gelu_backward_kernel<<<grid_for(n), kThreads>>>(dinp, dout, inp, n, kind);
+    CHECK_LAUNCH();
+}
+
+void tanh_forward(float* out, const float* inp, size_t n) {
+    if (n == 0) return;
+    tanh_forward_kernel<<<grid_for(n), kThreads>>>(out, inp, n);
+    CHECK_LAUNCH();
+}
+
+void tanh_backward(float* dinp, const float* dout, const float* out, size_t n) {
+    if (n == 0) return;
+    tanh_backward_kernel<<<grid_for(n), kThreads>>>(dinp, dout, out, n);
     CHECK_LAUNCH();
 }
 

@@ -41,7 +41,9 @@ struct Backend {
     // ---- embeddings ---------------------------------------------------------
     // out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] + wtt[types[b,t],:]
     // out (B,T,C); tokens, types (B,T) int; wte (Vp,C), wpe (maxT,C), wtt (ntypes,C).
-    // wtt may be null (no token types); types may be null (all type 0).
+    // wpe and wtt may be null (adding nothing); types may be null (all type 0).
+    // With only wte it is a row lookup: heads use it to pick rows (the [CLS]
+    // or last token, the masked positions) out of a (N,C) activation.
     virtual void embedding_forward(float* out, const int* tokens, const int* types, const float* wte,
                                    const float* wpe, const float* wtt, int B, int T, int C) = 0;
     virtual void embedding_backward(float* dwte, float* dwpe, float* dwtt, const float* dout,
@@ -85,6 +87,9 @@ struct Backend {
     virtual void gelu_forward(float* out, const float* inp, size_t n, GeluKind kind) = 0;
     virtual void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n,
                                GeluKind kind) = 0;
+    // out = tanh(inp); backward from the output: dinp += dout * (1 - out^2).
+    virtual void tanh_forward(float* out, const float* inp, size_t n) = 0;
+    virtual void tanh_backward(float* dinp, const float* dout, const float* out, size_t n) = 0;
     virtual void add(float* out, const float* a, const float* b, size_t n) = 0;  // out = a + b
     virtual void accumulate(float* dst, const float* src, size_t n) = 0;         // dst += src
     // out = inp * keep / (1 - p) (out may alias inp); p = 0 is a copy.

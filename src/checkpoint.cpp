@@ -15,7 +15,7 @@
 namespace fs = std::filesystem;
 
 static const char STATE_MAGIC[8] = {'M', 'T', 'S', 'T', 'A', 'T', 'E', '\0'};
-static const uint32_t STATE_VERSION = 1;
+static const uint32_t STATE_VERSION = 2;
 
 static std::string step_name(int64_t step) {
     char name[32];
@@ -24,14 +24,14 @@ static std::string step_name(int64_t step) {
 }
 
 // Trainable tensors in arena order: the layout of the m and v blocks.
-static std::vector<const TensorInfo*> trainable(const GPT2& model) {
+static std::vector<const TensorInfo*> trainable(const Model& model) {
     std::vector<const TensorInfo*> out;
     for (const TensorInfo& t : model.arena.params.tensors)
         if (t.trainable) out.push_back(&t);
     return out;
 }
 
-static void write_state(const std::string& path, const GPT2& model, const TrainState& st) {
+static void write_state(const std::string& path, const Model& model, const TrainState& st) {
     write_atomically(path, [&](FILE* f) {
         auto put = [&](const void* p, size_t n) {
             if (std::fwrite(p, 1, n, f) != n) fail(path, std::string("write failed: ") + std::strerror(errno));
@@ -52,6 +52,11 @@ static void write_state(const std::string& path, const GPT2& model, const TrainS
         put64(st.train_pos.shard);
         put64(st.train_pos.sample);
         put64(st.train_pos.samples_per_epoch);
+        uint64_t best_bits;
+        std::memcpy(&best_bits, &st.best_metric, 8);
+        put64(best_bits);
+        put64((uint64_t)st.best_step);
+        put64((uint64_t)st.bad_evals);
         auto tensors = trainable(model);
         put64(tensors.size());
         for (const TensorInfo* t : tensors) {
@@ -71,7 +76,7 @@ static void write_state(const std::string& path, const GPT2& model, const TrainS
     });
 }
 
-std::string save_checkpoint(const std::string& dir, const GPT2& model, const TrainState& state,
+std::string save_checkpoint(const std::string& dir, const Model& model, const TrainState& state,
                             int keep_last) {
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -81,7 +86,7 @@ std::string save_checkpoint(const std::string& dir, const GPT2& model, const Tra
     fs::remove_all(tmp_path, ec);
     fs::create_directory(tmp_path, ec);
     if (ec) throw std::runtime_error(tmp_path + ": cannot create: " + ec.message());
-    save_gpt2_weights(tmp_path + "/model.bin", model);
+    save_weights(tmp_path + "/model.bin", model);
     write_state(tmp_path + "/state.bin", model, state);
     fsync_path(tmp_path);
     fs::remove_all(final_path, ec);  // a checkpoint of the same step from an earlier run
@@ -101,6 +106,28 @@ std::string save_checkpoint(const std::string& dir, const GPT2& model, const Tra
     return final_path;
 }
 
+void save_best(const std::string& dir, const Model& model, const std::vector<std::string>& label_names) {
+    std::error_code ec;
+    const std::string final_path = dir + "/best", tmp_path = final_path + ".tmp", old_path = final_path + ".old";
+    fs::remove_all(tmp_path, ec);
+    fs::create_directories(tmp_path, ec);
+    if (ec) throw std::runtime_error(tmp_path + ": cannot create: " + ec.message());
+    save_weights(tmp_path + "/model.bin", model);
+    if (!label_names.empty())
+        write_atomically(tmp_path + "/labels.txt", [&](FILE* f) {
+            for (const std::string& name : label_names) std::fprintf(f, "%s\n", name.c_str());
+        });
+    fsync_path(tmp_path);
+    // A directory cannot be renamed over a full one: move the old aside first.
+    // Killed in between, best.old (or best.tmp) is still whole.
+    fs::remove_all(old_path, ec);
+    if (fs::exists(final_path)) fs::rename(final_path, old_path, ec);
+    fs::rename(tmp_path, final_path, ec);
+    if (ec) throw std::runtime_error(final_path + ": cannot rename into place: " + ec.message());
+    fsync_path(dir);
+    fs::remove_all(old_path, ec);
+}
+
 std::string latest_checkpoint(const std::string& dir) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) return "";
@@ -115,8 +142,8 @@ std::string latest_checkpoint(const std::string& dir) {
     return best.empty() ? "" : dir + "/" + best;
 }
 
-void load_checkpoint(const std::string& path, GPT2& model, TrainState& st) {
-    load_gpt2_weights(path + "/model.bin", model);
+void load_checkpoint(const std::string& path, Model& model, TrainState& st) {
+    load_weights(path + "/model.bin", model);
     std::string sp = path + "/state.bin";
     FILE* f = std::fopen(sp.c_str(), "rb");
     if (!f) throw std::runtime_error(sp + ": cannot open: " + std::strerror(errno));
@@ -136,7 +163,9 @@ void load_checkpoint(const std::string& path, GPT2& model, TrainState& st) {
     if (std::memcmp(magic, STATE_MAGIC, 8) != 0) bad("not a minitrain state file (bad magic)");
     get(version_bytes, 4);
     uint32_t version = (uint32_t)load_le(version_bytes, 4);
-    if (version != STATE_VERSION) bad("unsupported state version " + std::to_string(version));
+    if (version != STATE_VERSION)
+        bad("unsupported state version " + std::to_string(version) + " (this build reads " +
+            std::to_string(STATE_VERSION) + ")");
     TrainState in;
     in.step = (int64_t)get64();
     in.seed = get64();
@@ -145,6 +174,10 @@ void load_checkpoint(const std::string& path, GPT2& model, TrainState& st) {
     in.train_pos.shard = get64();
     in.train_pos.sample = get64();
     in.train_pos.samples_per_epoch = get64();
+    uint64_t best_bits = get64();
+    std::memcpy(&in.best_metric, &best_bits, 8);
+    in.best_step = (int64_t)get64();
+    in.bad_evals = (int64_t)get64();
     auto tensors = trainable(model);
     uint64_t count = get64();
     if (count != tensors.size())

@@ -30,15 +30,14 @@ void seeded_permutation(uint32_t* perm, uint32_t n, uint64_t key) {
     }
 }
 
-namespace {
-
-// Key of one shuffle: stream 0 orders an epoch's shards, stream 1 + s the samples of shard s.
 uint64_t shuffle_key(uint64_t seed, uint64_t epoch, uint64_t stream) {
     uint64_t state = seed;
     state = splitmix64(&state) ^ epoch;
     state = splitmix64(&state) ^ stream;
     return splitmix64(&state);
 }
+
+namespace {
 
 std::vector<std::string> match_token_files(const std::string& pattern) {
     glob_t g;

@@ -26,6 +26,9 @@ uint64_t splitmix64(uint64_t* state);
 // with perm[j], j uniform in [0, i)) drawing from splitmix64 started at `key`, each
 // j by rejection so that no index is favoured. Integer arithmetic only.
 void seeded_permutation(uint32_t* perm, uint32_t n, uint64_t key);
+// The key of one shuffle, from the run's seed, the epoch and a stream number
+// (here stream 0 orders an epoch's shards, stream 1 + s the samples of shard s).
+uint64_t shuffle_key(uint64_t seed, uint64_t epoch, uint64_t stream);
 
 // Every token of every file that `pattern` names (as for DataLoader), concatenated.
 std::vector<uint32_t> read_token_files(const std::string& pattern);

@@ -1,6 +1,8 @@
 #include "gpt2.h"
 
 #include <cmath>
+#include <limits>
+#include <map>
 #include <stdexcept>
 
 #include "init.h"
@@ -17,6 +19,37 @@ void validate(const GPT2Config& c, const std::string& what) {
         fail("padded vocab " + std::to_string(c.Vp) + " smaller than vocab " + std::to_string(c.V));
     for (float p : {c.embd_pdrop, c.attn_pdrop, c.resid_pdrop})
         if (!(p >= 0.0f && p < 1.0f)) fail("dropout " + std::to_string(p) + " not in [0, 1)");
+    if (c.num_labels != 0 && (c.num_labels < 2 || c.num_labels > 65536))
+        fail("num_labels " + std::to_string(c.num_labels) + " out of range (0 for the LM head, or 2..65536)");
+}
+
+ConfigFields gpt2_config_fields(const GPT2Config& c) {
+    ConfigFields f = {{"max_T", c.max_T}, {"V", c.V}, {"Vp", c.Vp}, {"L", c.L}, {"NH", c.NH}, {"C", c.C}};
+    if (c.num_labels) f.push_back({"num_labels", c.num_labels});
+    return f;
+}
+
+GPT2Config gpt2_config_from_fields(const ConfigFields& fields, const std::string& what) {
+    GPT2Config cfg;
+    std::map<std::string, int64_t> left(fields.begin(), fields.end());
+    auto take = [&](const char* name, int& slot, bool required) {
+        auto it = left.find(name);
+        if (it == left.end()) {
+            if (required) throw std::runtime_error(what + ": missing config field '" + name + "'");
+            return;
+        }
+        if (it->second < std::numeric_limits<int>::min() || it->second > std::numeric_limits<int>::max())
+            throw std::runtime_error(what + ": config field '" + it->first + "' = " + std::to_string(it->second) +
+                                     " out of range");
+        slot = (int)it->second;
+        left.erase(it);
+    };
+    take("max_T", cfg.max_T, true), take("V", cfg.V, true), take("Vp", cfg.Vp, true);
+    take("L", cfg.L, true), take("NH", cfg.NH, true), take("C", cfg.C, true);
+    take("num_labels", cfg.num_labels, false);
+    if (!left.empty()) throw std::runtime_error(what + ": unexpected config field '" + left.begin()->first + "'");
+    validate(cfg, what);
+    return cfg;
 }
 
 static std::string block_name(int l, const char* rest) { return "h." + std::to_string(l) + "." + rest; }
@@ -45,11 +78,12 @@ TensorTable gpt2_param_table(const GPT2Config& cfg) {
     }
     p.add("ln_f.weight", {C});
     p.add("ln_f.bias", {C});
+    if (cfg.num_labels) p.add("score.weight", {cfg.num_labels, C}, -1, true);
     return p;
 }
 
 GPT2::GPT2(Backend& be, const GPT2Config& config, int b, int t)
-    : cfg(config), B(b), T(t), arena(be) {
+    : Model(be, b, t), cfg(config) {
     validate(cfg, "model config");
     if (B < 1 || T < 1 || T > cfg.max_T)
         throw std::runtime_error("batch " + std::to_string(B) + "x" + std::to_string(T) +
@@ -79,14 +113,19 @@ GPT2::GPT2(Backend& be, const GPT2Config& config, int b, int t)
         a.add(name, {B, T, C});
     a.add("lnf_mean", {B, T});
     a.add("lnf_rstd", {B, T});
-    a.add("logits", {B, T, cfg.Vp});  // also holds dlogits during backward
-    a.add("losses", {B, T});
+    if (cfg.num_labels) {
+        ClassifierHead::declare(a, B, C, cfg.num_labels);
+    } else {
+        a.add("logits", {B, T, cfg.Vp});  // also holds dlogits during backward
+        a.add("losses", {B, T});
+    }
     a.add("dqkv", {B, T, 3 * C});
     a.add("dfch", {B, T, 4 * C});
     a.add("dfch_gelu", {B, T, 4 * C});
     // Token ids are 4-byte ints kept in float-sized slots of the same block.
     a.add("tokens", {B, T});
     a.add("targets", {B, T});
+    a.add("key_mask", {B, T});
 }
 
 void GPT2::allocate() {
@@ -118,11 +157,19 @@ void GPT2::allocate() {
     }
     encoded = A.act("encoded"), proj = A.act("proj"), lnf = A.act("lnf");
     lnf_mean = A.act("lnf_mean"), lnf_rstd = A.act("lnf_rstd");
-    logits = A.act("logits"), losses = A.act("losses");
+    if (cfg.num_labels) {
+        scorew = A.param("score.weight"), dscorew = A.grad("score.weight");
+        head.bind(A, cfg.C, cfg.num_labels);
+        head.w = scorew, head.dw = dscorew;
+        logits = losses = nullptr;
+    } else {
+        logits = A.act("logits"), losses = A.act("losses");
+    }
     dres = A.act("dres"), dproj = A.act("dproj"), dln = A.act("dln"), datty = A.act("datty");
     dqkv = A.act("dqkv"), dfch = A.act("dfch"), dfch_gelu = A.act("dfch_gelu");
     tokens = (int*)A.act("tokens");
     targets = (int*)A.act("targets");
+    key_mask = (int*)A.act("key_mask");
 }
 
 void GPT2::init_weights(uint64_t init_seed) {
@@ -145,27 +192,27 @@ void GPT2::init_weights(uint64_t init_seed) {
     }
 }
 
-void GPT2::zero_grad() {
-    if (arena.grad_mem) arena.be.zero(arena.grad_mem, arena.params.trainable_total * sizeof(float));
-}
-
 // Dropout sites: 0 after the embeddings, then three per block.
 static uint32_t site_of(int layer, int k) { return 1 + 3 * (uint32_t)layer + (uint32_t)k; }
 enum { SITE_ATTN_PROBS = 0, SITE_ATTN_OUT = 1, SITE_MLP_OUT = 2 };
 
 float GPT2::forward(const int* host_tokens, const int* host_targets, int b, int t) {
-    if (b < 1 || b > B || t < 1 || t > T)
-        throw std::runtime_error("batch " + std::to_string(b) + "x" + std::to_string(t) +
-                                 " exceeds the " + std::to_string(B) + "x" + std::to_string(T) +
-                                 " the model was sized for");
+    Batch batch;
+    batch.b = b, batch.t = t, batch.tokens = host_tokens, batch.targets = host_targets;
+    return forward(batch);
+}
+
+float GPT2::forward(const Batch& batch) {
+    const int b = batch.b, t = batch.t;
+    check_batch(batch, B, T, cfg.V);
+    if (cfg.num_labels && batch.targets) throw std::runtime_error("a GPT-2 with a classification head takes labels, not targets");
+    if (!cfg.num_labels && batch.labels) throw std::runtime_error("a GPT-2 with the LM head takes targets, not labels");
     Backend& be = arena.be;
     const int C = cfg.C, NH = cfg.NH, N = b * t;
     cur_B = b, cur_T = t;
-    for (int i = 0; i < N; i++)
-        if (host_tokens[i] < 0 || host_tokens[i] >= cfg.V)
-            throw std::runtime_error("token id " + std::to_string(host_tokens[i]) +
-                                     " out of range for vocab " + std::to_string(cfg.V));
-    be.upload(tokens, host_tokens, N * sizeof(int));
+    be.upload(tokens, batch.tokens, N * sizeof(int));
+    masked = upload_key_mask(be, key_mask, batch);
+    const int* mask = masked ? key_mask : nullptr;
 
     // x = dropout(wte[tokens] + wpe[positions])                    (B,T,C)
     be.embedding_forward(encoded, tokens, nullptr, wte, wpe, nullptr, b, t, C);
@@ -177,7 +224,7 @@ float GPT2::forward(const int* host_tokens, const int* host_targets, int b, int 
         // x2 = x + dropout(attn(ln_1(x)) W_proj^T + b_proj)
         be.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, res, p.ln1w, p.ln1b, N, C, 1e-5f);
         be.matmul_forward(a.qkv, a.ln1, p.qkvw, p.qkvb, N, C, 3 * C);
-        be.attention_forward(a.atty, a.att, a.qkv, nullptr, b, t, C, NH, true, pdrop(cfg.attn_pdrop),
+        be.attention_forward(a.atty, a.att, a.qkv, mask, b, t, C, NH, true, pdrop(cfg.attn_pdrop),
                              dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.matmul_forward(proj, a.atty, p.attprojw, p.attprojb, N, C, C);
         be.dropout_forward(proj, proj, (size_t)N * C, pdrop(cfg.resid_pdrop),
@@ -193,10 +240,18 @@ float GPT2::forward(const int* host_tokens, const int* host_targets, int b, int 
         be.add(a.res3, a.res2, proj, (size_t)N * C);
         res = a.res3;
     }
-    // logits = ln_f(x) wte^T                                          (B,T,Vp)
     be.layernorm_forward(lnf, lnf_mean, lnf_rstd, res, lnfw, lnfb, N, C, 1e-5f);
+    if (cfg.num_labels) {
+        // logits = ln_f(x)[last real token] score^T                  (B,num_labels)
+        std::vector<int> rows(b);
+        for (int i = 0; i < b; i++) rows[i] = i * t + (batch.lengths ? batch.lengths[i] : t) - 1;
+        have_targets = batch.labels != nullptr;
+        return head.forward(be, lnf, rows.data(), batch.labels, b, 0.0f, {});
+    }
+    // logits = ln_f(x) wte^T                                          (B,T,Vp)
     be.matmul_forward(logits, lnf, wte, nullptr, N, C, cfg.Vp);
 
+    const int* host_targets = batch.targets;
     have_targets = host_targets != nullptr;
     if (!have_targets) return 0.0f;
     num_targets = 0;
@@ -216,14 +271,18 @@ void GPT2::backward(float loss_scale) {
     Backend& be = arena.be;
     const int b = cur_B, t = cur_T, C = cfg.C, NH = cfg.NH, N = b * t;
     const size_t NC = (size_t)N * C;
-    // The mean over targets: each row's loss enters with weight 1/num_targets.
-    float dloss = num_targets ? loss_scale / num_targets : 0.0f;
-    be.crossentropy(losses, logits, logits, targets, N, cfg.V, cfg.Vp, dloss);
-    float* dlogits = logits;
-
-    const float* res_last = cfg.L ? acts[cfg.L - 1].res3 : encoded;
+    const int* mask = masked ? key_mask : nullptr;
     be.zero(dln, NC * sizeof(float));
-    be.matmul_backward(dln, dwte, nullptr, dlogits, lnf, wte, N, C, cfg.Vp);
+    if (cfg.num_labels) {
+        head.backward(be, dln, b, loss_scale, 0.0f, {});
+    } else {
+        // The mean over targets: each row's loss enters with weight 1/num_targets.
+        float dloss = num_targets ? loss_scale / num_targets : 0.0f;
+        be.crossentropy(losses, logits, logits, targets, N, cfg.V, cfg.Vp, dloss);
+        const float* dlogits = logits;
+        be.matmul_backward(dln, dwte, nullptr, dlogits, lnf, wte, N, C, cfg.Vp);
+    }
+    const float* res_last = cfg.L ? acts[cfg.L - 1].res3 : encoded;
     be.zero(dres, NC * sizeof(float));
     be.layernorm_backward(dres, dlnfw, dlnfb, dln, res_last, lnfw, lnf_mean, lnf_rstd, N, C);
 
@@ -253,7 +312,7 @@ void GPT2::backward(float loss_scale) {
         be.zero(datty, NC * sizeof(float));
         be.matmul_backward(datty, g.attprojw, g.attprojb, dout, a.atty, p.attprojw, N, C, C);
         be.zero(dqkv, NC * 3 * sizeof(float));
-        be.attention_backward(dqkv, datty, a.qkv, a.att, nullptr, b, t, C, NH, true,
+        be.attention_backward(dqkv, datty, a.qkv, a.att, mask, b, t, C, NH, true,
                               pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.zero(dln, NC * sizeof(float));
         be.matmul_backward(dln, g.qkvw, g.qkvb, dqkv, a.ln1, p.qkvw, N, C, 3 * C);
@@ -262,4 +321,13 @@ void GPT2::backward(float loss_scale) {
     const float* dencoded = branch_grad(pdrop(cfg.embd_pdrop), 0);
     be.embedding_backward(dwte, dwpe, nullptr, dencoded, tokens, nullptr, b, t, C);
     have_targets = false;  // dlogits overwrote the logits
+}
+
+const float* GPT2::logits_view(int& rows, int& cols) const {
+    if (cfg.num_labels) {
+        rows = cur_B, cols = cfg.num_labels;
+        return head.logits;
+    }
+    rows = cur_B * cur_T, cols = cfg.Vp;
+    return logits;
 }

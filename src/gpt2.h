@@ -1,14 +1,16 @@
 // GPT-2: token + position embeddings, L pre-LN transformer blocks, a final
 // LayerNorm and an LM head tied to the token embedding (Radford et al. 2019,
-// as in nanoGPT and llm.c). Written once against the kernel interface, so the
-// same code drives every backend.
+// as in nanoGPT and llm.c), or instead a classification head `score` on each
+// sequence's last real token (Hugging Face's GPT2ForSequenceClassification).
+// Written once against the kernel interface, so the same code drives every
+// backend.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "arena.h"
-#include "backend.h"
+#include "heads.h"
+#include "model.h"
 
 struct GPT2Config {
     int max_T = 1024;  // context length (rows of wpe)
@@ -19,6 +21,7 @@ struct GPT2Config {
     int C = 768;       // channels
     float embd_pdrop = 0.0f, attn_pdrop = 0.0f, resid_pdrop = 0.0f;
     bool decay_embeddings = true;  // nanoGPT and the HF Trainer decay wte/wpe too
+    int num_labels = 0;            // > 0: the classification head "score.weight" (num_labels, C)
 };
 
 // Checks that a configuration is usable; throws "<what>: <problem>" otherwise.
@@ -27,8 +30,11 @@ void validate(const GPT2Config& cfg, const std::string& what);
 // The parameter table a config implies (names, shapes, layers, decay flags),
 // without allocating anything: the model and the weight-file readers share it.
 TensorTable gpt2_param_table(const GPT2Config& cfg);
+// The config stored in weight files: max_T, V, Vp, L, NH, C, and num_labels when > 0.
+ConfigFields gpt2_config_fields(const GPT2Config& cfg);
+GPT2Config gpt2_config_from_fields(const ConfigFields& fields, const std::string& what);
 
-struct GPT2 {
+struct GPT2 : Model {
     // Views into the parameter block (and their gradients: null when frozen).
     struct Block {
         float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb;
@@ -43,8 +49,6 @@ struct GPT2 {
     };
 
     GPT2Config cfg;
-    int B, T;  // the largest batch the activations were sized for
-    Arena arena;
     float *wte, *wpe, *lnfw, *lnfb;
     float *dwte, *dwpe, *dlnfw, *dlnfb;
     std::vector<Block> params, grads;
@@ -52,31 +56,31 @@ struct GPT2 {
     // Whole-model activations and backward scratch shared by all blocks.
     float *encoded, *proj, *lnf, *lnf_mean, *lnf_rstd, *logits, *losses;  // proj: (B,T,C) scratch
     float *dres, *dproj, *dln, *dqkv, *datty, *dfch, *dfch_gelu;
-    int *tokens, *targets;  // device copies of the batch
-
-    // Dropout is on only while training; masks are keyed by (seed, step, site).
-    bool training = false;
-    uint64_t seed = 0, step = 0;
+    int *tokens, *targets, *key_mask;  // device copies of the batch
+    float *scorew = nullptr, *dscorew = nullptr;
+    ClassifierHead head;  // used when cfg.num_labels > 0
 
     // Declares the parameter table; the caller may then mark tensors frozen in
     // arena.params and must call allocate() before use.
     GPT2(Backend& be, const GPT2Config& cfg, int B, int T);
-    void allocate();
+    std::string arch() const override { return "gpt2"; }
+    ConfigFields config_fields() const override { return gpt2_config_fields(cfg); }
+    void allocate() override;
     // GPT-2 initialisation: N(0, 0.02) weights, residual projections scaled by
     // 1/sqrt(2L), zero biases, unit LayerNorm weights, zero padded vocab rows.
-    void init_weights(uint64_t init_seed);
+    void init_weights(uint64_t init_seed) override;
 
-    // tokens (b,t) host ints; targets (b,t) or null (then no loss). Returns the
-    // mean cross-entropy over targets >= 0 (targets < 0 are ignored), or 0.
+    // LM head: the mean cross-entropy over targets >= 0 (targets < 0 are
+    // ignored); classification head: over the labels. 0 without either.
+    // Padded key positions (batch.lengths) are invisible to attention.
+    float forward(const Batch& batch) override;
+    // The LM case without padding: tokens and targets (b,t), targets may be null.
     float forward(const int* host_tokens, const int* host_targets, int b, int t);
-    void zero_grad();
-    // Adds loss_scale * d(mean loss)/d(params) into the gradients, for the last
-    // forward's batch (loss_scale = 1/accumulation steps averages micro-batches).
-    void backward(float loss_scale = 1.0f);
+    void backward(float loss_scale = 1.0f) override;
+    // LM head: (b*t, Vp) with V real columns; classification head: (b, num_labels).
+    const float* logits_view(int& rows, int& cols) const override;
 
   private:
     int cur_B = 0, cur_T = 0, num_targets = 0;
-    bool have_targets = false;
-    DropoutKey dropout_key(uint32_t site) const { return {seed, step, site}; }
-    float pdrop(float p) const { return training ? p : 0.0f; }
+    bool have_targets = false, masked = false;
 };

@@ -34,11 +34,8 @@ void load_hf_gpt2(const std::string& dir, GPT2& model);
 
 // Writes DIR/config.json and DIR/model.safetensors (creating DIR) so that
 // transformers' GPT2LMHeadModel.from_pretrained(DIR) loads the model: F32
-// tensors under GPT2LMHeadModel's names, lm_head left to the tying.
+// tensors under GPT2LMHeadModel's names, lm_head left to the tying. A model
+// with a classification head is written as GPT2ForSequenceClassification
+// ("score.weight", id2label, pad_token_id = the last id, GPT-2's end of text);
+// read_hf_gpt2_config recognises that architecture and its num_labels.
 void save_hf_gpt2(const std::string& dir, const GPT2& model);
-
-// What bin/convert runs: a Hugging Face folder to a minitrain weight file, and
-// a minitrain (or llm.c) weight file to a Hugging Face folder. Both go through
-// a GPT2 on the CPU backend, without gradients or optimizer state.
-void convert_hf_to_minitrain(const std::string& dir, const std::string& out_path);
-void convert_minitrain_to_hf(const std::string& path, const std::string& out_dir);

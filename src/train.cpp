@@ -1,9 +1,15 @@
-// ./train: trains a GPT-2 on token files, with evaluation, sampling,
-// checkpoints and exact resume. Run with no arguments, it trains a small
-// character-level GPT on tinyshakespeare (preparing the data first if needed).
+// ./train: trains GPT-2 and BERT models, with evaluation, early stopping,
+// checkpoints and exact resume. Three tasks:
+//   lm        next-token prediction on token files (GPT-2), with sampling
+//   classify  sequence classification on examples files (GPT-2 or BERT),
+//             with classification metrics and the best checkpoint kept
+//   mlm       masked-LM pretraining on examples files (BERT)
+// Run with no arguments, it trains a small character-level GPT on
+// tinyshakespeare (preparing the data first if needed).
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,13 +20,18 @@
 #include <string>
 #include <vector>
 
+#include "bert.h"
 #include "checkpoint.h"
 #include "dataloader.h"
+#include "example_loader.h"
+#include "examples.h"
 #include "gpt2.h"
+#include "metrics.h"
 #include "optimizer.h"
 #include "sampler.h"
 #include "schedule.h"
 #include "tokenfile.h"
+#include "text_encoder.h"
 #include "tokenizer.h"
 #include "weights.h"
 
@@ -28,8 +39,10 @@ static const char* DEFAULT_TRAIN = "data/tinyshakespeare_train.bin";
 static const char* DEFAULT_VAL = "data/tinyshakespeare_val.bin";
 
 struct Options {
-    std::string model, preset, train_data, val_data, tokenizer, device, checkpoint_dir, log_path;
-    std::string on_nan, prompt;
+    std::string task, model, preset, train_data, val_data, test_data, tokenizer, device, checkpoint_dir, log_path;
+    std::string on_nan, prompt, metric;
+    int patience;
+    float mlm_prob;
     int layers, channels, heads, max_T;
     int B, T, accum, steps, epochs, warmup, eval_every, eval_batches, checkpoint_every, keep_last;
     int sample_every, sample_length, top_k, threads, print_every, stop_after, inject_nan_at;
@@ -40,23 +53,26 @@ struct Options {
 };
 
 static Options parse_options(int argc, char** argv, bool& help) {
-    cxxopts::Options opts("train", "Train a GPT-2 on token files (see README.md).");
+    cxxopts::Options opts("train", "Train GPT-2 and BERT models (see README.md).");
     opts.set_width(100);
     opts.add_options("model")
-        ("model", "initialise from a weight file (minitrain or llm.c v3); otherwise from --config", cxxopts::value<std::string>()->default_value(""))
-        ("config", "model preset to initialise: tiny (L4 C128 H4 T256), small (L6 C384 H6 T256), gpt2 (L12 C768 H12 T1024), gpt2-medium (L24 C1024 H16 T1024)", cxxopts::value<std::string>()->default_value("tiny"))
+        ("task", "lm (next token, GPT-2), classify (GPT-2 or BERT) or mlm (masked LM, BERT)", cxxopts::value<std::string>()->default_value("lm"))
+        ("model", "initialise from a weight file (minitrain or llm.c v3); a classify or mlm run keeps its body and adds a fresh head where the file has another", cxxopts::value<std::string>()->default_value(""))
+        ("config", "model preset without --model: GPT-2 tiny (L4 C128 H4 T256, the lm default), small (L6 C384 H6 T256), gpt2 (L12 C768 H12 T1024), gpt2-medium (L24 C1024 H16 T1024); BERT bert-tiny (L2 C128 H2 T512), bert-mini (L4 C256 H4 T512, the mlm/classify default), bert-small (L4 C512 H8 T512), bert-base (L12 C768 H12 T512)", cxxopts::value<std::string>()->default_value(""))
         ("layers", "override the preset's number of blocks", cxxopts::value<int>()->default_value("0"))
         ("channels", "override the preset's channels", cxxopts::value<int>()->default_value("0"))
         ("heads", "override the preset's attention heads", cxxopts::value<int>()->default_value("0"))
         ("max-seq-len", "override the preset's context length", cxxopts::value<int>()->default_value("0"))
-        ("dropout", "dropout after embeddings, on attention probabilities and on residual branches", cxxopts::value<float>()->default_value("0.1"))
+        ("dropout", "dropout after embeddings, on attention probabilities, on residual branches (and before a BERT classifier)", cxxopts::value<float>()->default_value("0.1"))
         ("device", "cpu, cuda or cuda-bf16 (default: cuda when built with it and a GPU is present, else cpu)", cxxopts::value<std::string>()->default_value(""));
     opts.add_options("data")
-        ("train-data", "token file or glob of shards", cxxopts::value<std::string>()->default_value(DEFAULT_TRAIN))
-        ("val-data", "token file or glob for validation (\"\" for none)", cxxopts::value<std::string>()->default_value(DEFAULT_VAL))
-        ("tokenizer", "byte, or a directory with GPT-2 BPE files (for samples and --prompt)", cxxopts::value<std::string>()->default_value("byte"))
+        ("train-data", "lm: token file or glob of shards; classify, mlm: an examples file (bin/make_examples)", cxxopts::value<std::string>()->default_value(DEFAULT_TRAIN))
+        ("val-data", "validation data of the same kind (\"\" for none); classify: early stopping and the best checkpoint use it", cxxopts::value<std::string>()->default_value(DEFAULT_VAL))
+        ("test-data", "classify: an examples file evaluated with the best checkpoint at the end", cxxopts::value<std::string>()->default_value(""))
+        ("tokenizer", "lm: byte, or a directory with GPT-2 BPE files (for samples and --prompt); mlm: wordpiece:DIR (for [MASK] and the special tokens)", cxxopts::value<std::string>()->default_value("byte"))
+        ("mlm-probability", "mlm: fraction of tokens chosen for prediction (80% [MASK], 10% random, 10% kept)", cxxopts::value<float>()->default_value("0.15"))
         ("b,batch", "sequences per micro-batch", cxxopts::value<int>()->default_value("16"))
-        ("t,seq-len", "tokens per sequence", cxxopts::value<int>()->default_value("128"))
+        ("t,seq-len", "tokens per sequence (classify, mlm: the longest example allowed; 0: the model's context)", cxxopts::value<int>()->default_value("128"))
         ("grad-accum", "micro-batches per optimizer step", cxxopts::value<int>()->default_value("1"))
         ("steps", "optimizer steps (default 2000 unless --epochs is given)", cxxopts::value<int>()->default_value("0"))
         ("epochs", "train for this many passes over the training data instead of --steps", cxxopts::value<int>()->default_value("0"));
@@ -79,7 +95,9 @@ static Options parse_options(int argc, char** argv, bool& help) {
         ("seed", "seed for initialisation, data order and dropout", cxxopts::value<uint64_t>()->default_value("1337"))
         ("on-nan", "on a non-finite loss or gradient norm: skip the step, or abort", cxxopts::value<std::string>()->default_value("skip"));
     opts.add_options("output")
-        ("eval-every", "evaluate every N steps (0: only at the end)", cxxopts::value<int>()->default_value("250"))
+        ("eval-every", "evaluate every N steps (0: at the end of each epoch)", cxxopts::value<int>()->default_value("250"))
+        ("metric", "classify, mlm: the evaluation metric that picks the best checkpoint and early stopping: loss, accuracy, f1_macro, f1_micro, f1_weighted or auc", cxxopts::value<std::string>()->default_value("loss"))
+        ("patience", "stop after N evaluations without improvement of --metric (0: never)", cxxopts::value<int>()->default_value("0"))
         ("eval-batches", "validation batches per evaluation (0: the whole set)", cxxopts::value<int>()->default_value("0"))
         ("checkpoint-dir", "where checkpoints go", cxxopts::value<std::string>()->default_value("out"))
         ("checkpoint-every", "checkpoint every N steps (0: only at the end)", cxxopts::value<int>()->default_value("500"))
@@ -105,6 +123,11 @@ static Options parse_options(int argc, char** argv, bool& help) {
         return {};
     }
     Options o;
+    o.task = r["task"].as<std::string>();
+    o.test_data = r["test-data"].as<std::string>();
+    o.metric = r["metric"].as<std::string>();
+    o.patience = r["patience"].as<int>();
+    o.mlm_prob = r["mlm-probability"].as<float>();
     o.model = r["model"].as<std::string>();
     o.preset = r["config"].as<std::string>();
     o.layers = r["layers"].as<int>(), o.channels = r["channels"].as<int>();
@@ -143,8 +166,19 @@ static Options parse_options(int argc, char** argv, bool& help) {
     o.threads = r["threads"].as<int>();
 
     auto fail = [](const std::string& m) { throw std::runtime_error(m); };
+    if (o.task != "lm" && o.task != "classify" && o.task != "mlm") fail("--task " + o.task + ": expected lm, classify or mlm");
+    const std::vector<std::string> metrics = {"loss", "accuracy", "f1_macro", "f1_micro", "f1_weighted", "auc"};
+    if (std::find(metrics.begin(), metrics.end(), o.metric) == metrics.end())
+        fail("--metric " + o.metric + ": expected loss, accuracy, f1_macro, f1_micro, f1_weighted or auc");
+    if (o.task == "mlm" && o.metric != "loss" && o.metric != "accuracy") fail("--metric " + o.metric + ": mlm evaluates loss and accuracy");
+    if (o.task == "lm" && o.metric != "loss") fail("--metric " + o.metric + ": lm evaluates the loss");
+    if (o.patience < 0) fail("--patience must be >= 0");
+    if (!(o.mlm_prob > 0.0f && o.mlm_prob < 1.0f)) fail("--mlm-probability must be in (0, 1)");
+    if (o.task != "lm" && r["train-data"].count() == 0) fail("--task " + o.task + " needs --train-data (an examples file)");
+    if (o.task != "lm" && r["val-data"].count() == 0) o.val_data = "";
+    if (o.preset.empty()) o.preset = o.task == "lm" ? "tiny" : "bert-mini";
     if (o.B < 1) fail("--batch must be >= 1");
-    if (o.T < 1) fail("--seq-len must be >= 1");
+    if (o.T < 0 || (o.T == 0 && o.task == "lm")) fail("--seq-len must be >= 1");
     if (o.accum < 1) fail("--grad-accum must be >= 1");
     if (o.steps < 0 || o.epochs < 0) fail("--steps and --epochs must be >= 0");
     if (o.steps > 0 && o.epochs > 0) fail("--steps and --epochs are exclusive: give one");
@@ -173,19 +207,39 @@ static Options parse_options(int argc, char** argv, bool& help) {
     return o;
 }
 
-static GPT2Config preset_config(const Options& o, int vocab) {
+static bool is_bert_preset(const std::string& preset) { return preset.rfind("bert-", 0) == 0; }
+
+static GPT2Config gpt2_preset(const Options& o, int vocab) {
     GPT2Config c;
     if (o.preset == "tiny") c.L = 4, c.C = 128, c.NH = 4, c.max_T = 256;
     else if (o.preset == "small") c.L = 6, c.C = 384, c.NH = 6, c.max_T = 256;
     else if (o.preset == "gpt2") c.L = 12, c.C = 768, c.NH = 12, c.max_T = 1024;
     else if (o.preset == "gpt2-medium") c.L = 24, c.C = 1024, c.NH = 16, c.max_T = 1024;
-    else throw std::runtime_error("--config " + o.preset + ": expected tiny, small, gpt2 or gpt2-medium");
+    else throw std::runtime_error("--config " + o.preset + ": expected tiny, small, gpt2, gpt2-medium or a bert-* preset");
     if (o.layers) c.L = o.layers;
     if (o.channels) c.C = o.channels;
     if (o.heads) c.NH = o.heads;
     if (o.max_T) c.max_T = o.max_T;
     c.V = vocab;
     c.Vp = (vocab + 127) / 128 * 128;  // llm.c's padding: aligned rows for the LM head
+    validate(c, "--config");
+    return c;
+}
+
+// BERT presets follow Google's compact BERTs (Turc et al. 2019): I = 4C.
+static BertConfig bert_preset(const Options& o, int vocab) {
+    BertConfig c;
+    if (o.preset == "bert-tiny") c.L = 2, c.C = 128, c.NH = 2;
+    else if (o.preset == "bert-mini") c.L = 4, c.C = 256, c.NH = 4;
+    else if (o.preset == "bert-small") c.L = 4, c.C = 512, c.NH = 8;
+    else if (o.preset == "bert-base") c.L = 12, c.C = 768, c.NH = 12;
+    else throw std::runtime_error("--config " + o.preset + ": expected bert-tiny, bert-mini, bert-small or bert-base");
+    if (o.layers) c.L = o.layers;
+    if (o.channels) c.C = o.channels;
+    if (o.heads) c.NH = o.heads;
+    if (o.max_T) c.max_T = o.max_T;
+    c.I = 4 * c.C;
+    c.V = vocab;
     validate(c, "--config");
     return c;
 }
@@ -198,22 +252,6 @@ static void prepare_default_data(const Options& o) {
     std::fflush(stdout);
     if (std::system("bash data/tinyshakespeare.sh") != 0)
         throw std::runtime_error("data/tinyshakespeare.sh failed; run it by hand to see why");
-}
-
-// Mean loss over the validation set (or its first max_batches batches).
-static float evaluate(GPT2& model, DataLoader& val, int max_batches) {
-    bool was_training = model.training;
-    model.training = false;
-    val.reset();
-    size_t batches = val.batches_per_epoch();
-    if (max_batches > 0 && (size_t)max_batches < batches) batches = max_batches;
-    double total = 0;
-    for (size_t i = 0; i < batches; i++) {
-        val.next_batch();
-        total += model.forward(val.inputs(), val.targets(), model.B, model.T);
-    }
-    model.training = was_training;
-    return batches ? (float)(total / batches) : NAN;
 }
 
 // Cross-entropy of the validation tokens under the training tokens' unigram
@@ -257,10 +295,220 @@ static void print_sample(GPT2& model, const Tokenizer& tok, const Options& o, ui
     std::printf("\n----------------\n");
 }
 
+// Where training batches come from: token files (lm) or examples (classify, mlm).
+struct Source {
+    virtual ~Source() = default;
+    // The batch for micro-step `step` (masked-LM corruption is keyed by it).
+    virtual const Batch& next(uint64_t step) = 0;
+    virtual LoaderState state() const = 0;
+    virtual void restore(const LoaderState& saved) = 0;
+    virtual size_t batches_per_epoch() const = 0;
+    virtual uint64_t epoch() const = 0;
+    virtual void reset() = 0;
+};
+
+struct TokenSource : Source {
+    DataLoader loader;
+    Batch batch;
+    TokenSource(const std::string& pattern, int B, int T, int V, bool shuffle, uint64_t seed)
+        : loader(pattern, B, T, V, shuffle, seed) {
+        batch.b = B, batch.t = T;
+    }
+    const Batch& next(uint64_t) override {
+        loader.next_batch();
+        batch.tokens = loader.inputs(), batch.targets = loader.targets();
+        return batch;
+    }
+    LoaderState state() const override { return loader.state(); }
+    void restore(const LoaderState& saved) override { loader.restore(saved); }
+    size_t batches_per_epoch() const override { return loader.batches_per_epoch(); }
+    uint64_t epoch() const override { return loader.epoch(); }
+    void reset() override { loader.reset(); }
+};
+
+struct ExampleSource : Source {
+    const std::string path;
+    Examples ex;
+    ExampleLoader loader;
+    const MlmMasking* masking;  // null: batches as they are (classify)
+    uint64_t seed;
+    std::vector<int> tokens, targets;
+    Batch batch;
+    ExampleSource(const std::string& file, int B, int T, int pad_id, bool shuffle, uint64_t run_seed,
+                  const MlmMasking* mlm)
+        : path(file), ex(read_examples(file)), loader(check(ex, file, T), B, T, pad_id, shuffle, run_seed),
+          masking(mlm), seed(run_seed) {}
+    static const Examples& check(const Examples& ex, const std::string& file, int T) {
+        for (size_t i = 0; i < ex.size(); i++)
+            if (ex.length(i) > T)
+                throw std::runtime_error(file + ": example " + std::to_string(i) + " has " +
+                                         std::to_string(ex.length(i)) + " tokens, more than --seq-len " +
+                                         std::to_string(T) + " (remake it with a smaller --max-len)");
+        return ex;
+    }
+    const Batch& next(uint64_t step) override {
+        batch = loader.next_batch();
+        if (masking) mask_tokens(*masking, tokens, targets, batch, seed, step);
+        return batch;
+    }
+    LoaderState state() const override { return loader.state(); }
+    void restore(const LoaderState& saved) override {
+        try {
+            loader.restore(saved);
+        } catch (const std::exception& e) {
+            throw std::runtime_error(path + ": " + e.what());
+        }
+    }
+    size_t batches_per_epoch() const override { return loader.batches_per_epoch(); }
+    uint64_t epoch() const override { return loader.epoch(); }
+    void reset() override { loader.reset(); }
+};
+
+// One evaluation: named metrics, "loss" first.
+struct Evaluation {
+    std::vector<std::pair<std::string, double>> metrics;
+    double get(const std::string& name) const {
+        for (const auto& m : metrics)
+            if (m.first == name) return m.second;
+        throw std::logic_error("no metric " + name);
+    }
+};
+
+static void softmax_rows(std::vector<float>& x, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        float* row = x.data() + (size_t)r * cols;
+        float mx = *std::max_element(row, row + cols);
+        double sum = 0;
+        for (int c = 0; c < cols; c++) sum += std::exp((double)row[c] - mx);
+        for (int c = 0; c < cols; c++) row[c] = (float)(std::exp((double)row[c] - mx) / sum);
+    }
+}
+
+static Evaluation classification_evaluation(const std::vector<int>& truth, const std::vector<int>& pred,
+                                            const std::vector<float>& probs, int K, double loss,
+                                            const std::vector<std::string>& names, bool print) {
+    ClassificationMetrics m = classification_metrics(truth.data(), pred.data(), probs.data(), (long long)truth.size(), K);
+    if (print) std::printf("%s%s", format_report(m, names).c_str(), format_confusion(m, names).c_str());
+    return {{{"loss", loss},
+             {"accuracy", m.accuracy},
+             {"f1_macro", m.macro.f1},
+             {"f1_micro", m.micro.f1},
+             {"f1_weighted", m.weighted.f1},
+             {"precision_macro", m.macro.precision},
+             {"recall_macro", m.macro.recall},
+             {"auc", m.roc_auc}}};
+}
+
+// Runs the model over a whole data set (or its first max_batches batches) without dropout.
+//   lm: the mean loss and the perplexity;
+//   classify: the mean loss and the classification metrics (report printed when print);
+//   mlm: the mean loss over masked tokens and their accuracy, with the same masks every time.
+static Evaluation evaluate(Model& model, Source& data, const std::string& task, int max_batches,
+                           const std::vector<std::string>& names, bool print) {
+    bool was_training = model.training;
+    model.training = false;
+    data.reset();
+    size_t batches = data.batches_per_epoch();
+    if (max_batches > 0 && (size_t)max_batches < batches) batches = max_batches;
+    double total = 0, weight = 0;
+    std::vector<int> truth, pred;
+    std::vector<float> probs, logits;
+    long long correct = 0;
+    int K = 0;
+    for (size_t i = 0; i < batches; i++) {
+        const Batch& batch = data.next((1ull << 48) + i);  // fixed masks, apart from training's
+        float loss = model.forward(batch);
+        int rows = 0, cols = 0;
+        const float* dev = model.logits_view(rows, cols);
+        if (task == "lm") {
+            total += loss, weight += 1;
+            continue;
+        }
+        logits.resize((size_t)rows * cols);
+        model.arena.be.download(logits.data(), dev, logits.size() * sizeof(float));
+        if (task == "mlm") {
+            // rows are the positions with a target, in row-major order
+            std::vector<int> targets;
+            for (int k = 0; k < batch.b * batch.t; k++)
+                if (batch.targets[k] >= 0) targets.push_back(batch.targets[k]);
+            for (int r = 0; r < rows; r++) {
+                const float* row = logits.data() + (size_t)r * cols;
+                correct += std::max_element(row, row + cols) - row == targets[r];
+            }
+            total += (double)loss * rows, weight += rows;
+            continue;
+        }
+        K = cols;
+        softmax_rows(logits, rows, cols);
+        for (int r = 0; r < rows; r++) {
+            const float* row = logits.data() + (size_t)r * cols;
+            truth.push_back(batch.labels[r]);
+            pred.push_back((int)(std::max_element(row, row + cols) - row));
+        }
+        probs.insert(probs.end(), logits.begin(), logits.end());
+        total += (double)loss * rows, weight += rows;
+    }
+    model.training = was_training;
+    double loss = weight ? total / weight : NAN;
+    if (task == "lm") return {{{"loss", loss}, {"ppl", std::exp(loss)}}};
+    if (task == "mlm") return {{{"loss", loss}, {"accuracy", weight ? correct / weight : NAN}}};
+    return classification_evaluation(truth, pred, probs, K, loss, names, print);
+}
+
+// What always predicting the training set's most frequent class scores on `ex`.
+static Evaluation majority_baseline(const Examples& train, const Examples& ex, int K,
+                                    const std::vector<std::string>& names) {
+    std::vector<long long> counts(K);
+    for (int label : train.labels) counts[label]++;
+    const int majority = (int)(std::max_element(counts.begin(), counts.end()) - counts.begin());
+    std::vector<int> truth(ex.labels.begin(), ex.labels.end()), pred(ex.size(), majority);
+    std::vector<float> probs(ex.size() * K, 0.0f);
+    for (size_t i = 0; i < ex.size(); i++) probs[i * K + majority] = 1.0f;
+    return classification_evaluation(truth, pred, probs, K, NAN, names, false);
+}
+
+static std::string metrics_line(const Evaluation& e) {
+    std::string s;
+    for (const auto& m : e.metrics) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%s%s %.4f", s.empty() ? "" : ", ", m.first.c_str(), m.second);
+        s += buf;
+    }
+    return s;
+}
+
+static std::string metrics_json(const Evaluation& e) {
+    std::string s;
+    for (const auto& m : e.metrics) s += ",\"" + m.first + "\":" + json_number((float)m.second);
+    return s;
+}
+
+// The special tokens of a WordPiece vocabulary that masking needs.
+static MlmMasking mlm_masking(const Options& o, int V) {
+    const std::string prefix = "wordpiece:";
+    if (o.tokenizer.rfind(prefix, 0) != 0)
+        throw std::runtime_error("--task mlm needs --tokenizer wordpiece:DIR (for [MASK] and the special tokens)");
+    std::shared_ptr<WordPiece> wp = load_wordpiece(o.tokenizer.substr(prefix.size()));
+    MlmMasking m;
+    m.prob = o.mlm_prob;
+    m.vocab = V;
+    for (int id = 0; id < wp->vocab_size(); id++) {
+        const std::string& tok = wp->token(id);
+        if (tok == "[MASK]") m.mask_id = id;
+        if (tok == "[CLS]" || tok == "[SEP]" || tok == "[PAD]" || tok == "[UNK]" || tok == "[MASK]")
+            m.special.push_back(id);
+    }
+    if (m.mask_id < 0) throw std::runtime_error("--tokenizer " + o.tokenizer + ": the vocabulary has no [MASK]");
+    if (wp->vocab_size() > V)
+        throw std::runtime_error("--tokenizer " + o.tokenizer + ": vocabulary of " + std::to_string(wp->vocab_size()) +
+                                 " does not fit the model's " + std::to_string(V));
+    return m;
+}
+
 static int run(const Options& o) {
     if (o.threads > 0) omp_set_num_threads(o.threads);
-    prepare_default_data(o);
-    std::unique_ptr<Tokenizer> tok = make_tokenizer(o.tokenizer);
+    const bool lm = o.task == "lm", classify = o.task == "classify", mlm = o.task == "mlm";
+    if (lm) prepare_default_data(o);
 
     std::unique_ptr<Backend> be;
     if (o.device.empty()) {
@@ -273,66 +521,131 @@ static int run(const Options& o) {
         be.reset(make_backend(o.device.c_str()));
     }
 
-    std::string resume_from = o.resume ? latest_checkpoint(o.checkpoint_dir) : "";
-    std::string weights = !resume_from.empty() ? resume_from + "/model.bin" : o.model;
-    GPT2Config cfg = weights.empty() ? preset_config(o, tok->vocab_size()) : read_gpt2_config(weights);
-    cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = o.dropout;
-    cfg.decay_embeddings = o.decay_embeddings;
-    if (o.T > cfg.max_T)
-        throw std::runtime_error("--seq-len " + std::to_string(o.T) + " exceeds the model's context of " +
-                                 std::to_string(cfg.max_T));
-    if (tok->vocab_size() > cfg.V)
-        throw std::runtime_error("--tokenizer " + o.tokenizer + ": vocabulary of " + std::to_string(tok->vocab_size()) +
-                                 " does not fit the model's " + std::to_string(cfg.V));
+    // The examples say how many classes and tokens there are.
+    std::unique_ptr<Examples> train_ex;
+    if (!lm) train_ex = std::make_unique<Examples>(read_examples(o.train_data));
+    const int num_labels = classify ? (int)train_ex->label_names.size() : 0;
+    std::unique_ptr<Tokenizer> tok = lm ? make_tokenizer(o.tokenizer) : nullptr;
+    const int data_vocab = lm ? tok->vocab_size() : train_ex->vocab_size;
 
-    GPT2 model(*be, cfg, o.B, o.T);
-    model.allocate();
+    std::string resume_from = o.resume ? latest_checkpoint(o.checkpoint_dir) : "";
+    const std::string weights = !resume_from.empty() ? resume_from + "/model.bin" : o.model;
+    const std::string arch = !weights.empty() ? read_weight_file(weights).arch : is_bert_preset(o.preset) ? "bert" : "gpt2";
+    if (arch == "gpt2" && mlm) throw std::runtime_error("--task mlm needs a BERT model (a bert-* --config or a BERT --model)");
+    if (arch == "bert" && lm) throw std::runtime_error("--task lm needs a GPT-2 model; BERT trains with --task mlm");
+    const int T = o.T ? o.T : (int)1e9;
+
+    std::unique_ptr<Model> model;
+    std::string description;
+    int V = 0, max_T = 0;
+    if (arch == "gpt2") {
+        GPT2Config cfg = weights.empty() ? gpt2_preset(o, data_vocab) : read_gpt2_config(weights);
+        cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = o.dropout;
+        cfg.decay_embeddings = o.decay_embeddings;
+        cfg.num_labels = num_labels;
+        V = cfg.V, max_T = cfg.max_T;
+        model = std::make_unique<GPT2>(*be, cfg, o.B, std::min(T, cfg.max_T));
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "GPT-2 L=%d C=%d H=%d V=%d (padded %d) max T=%d%s", cfg.L, cfg.C, cfg.NH, cfg.V,
+                      cfg.Vp, cfg.max_T, classify ? ", classification head" : "");
+        description = buf;
+    } else {
+        BertConfig cfg = weights.empty() ? bert_preset(o, data_vocab) : read_bert_config(weights);
+        cfg.hidden_pdrop = cfg.attn_pdrop = cfg.classifier_pdrop = o.dropout;
+        cfg.head = classify ? BertHead::Classifier : BertHead::MaskedLM;
+        cfg.num_labels = num_labels;
+        V = cfg.V, max_T = cfg.max_T;
+        model = std::make_unique<BERT>(*be, cfg, o.B, std::min(T, cfg.max_T));
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "BERT L=%d C=%d H=%d I=%d V=%d max T=%d, %s head", cfg.L, cfg.C, cfg.NH, cfg.I,
+                      cfg.V, cfg.max_T, classify ? "classification" : "masked-LM");
+        description = buf;
+    }
+    if (o.T > max_T)
+        throw std::runtime_error("--seq-len " + std::to_string(o.T) + " exceeds the model's context of " + std::to_string(max_T));
+    if (data_vocab > V)
+        throw std::runtime_error((lm ? "--tokenizer " + o.tokenizer : "--train-data " + o.train_data) + ": vocabulary of " +
+                                 std::to_string(data_vocab) + " does not fit the model's " + std::to_string(V));
+    model->allocate();
     std::printf("device: %s, %d threads\n", be->name(), omp_get_max_threads());
-    std::printf("model: GPT-2 L=%d C=%d H=%d V=%d (padded %d) max T=%d, dropout %.2f\n", cfg.L, cfg.C,
-                cfg.NH, cfg.V, cfg.Vp, cfg.max_T, o.dropout);
-    size_t total_params = model.arena.params.count_elements(false);
-    size_t trainable_params = model.arena.params.count_elements(true);
+    std::printf("model: %s, dropout %.2f\n", description.c_str(), o.dropout);
+    size_t total_params = model->arena.params.count_elements(false);
+    size_t trainable_params = model->arena.params.count_elements(true);
     std::printf("parameters: %zu total, %zu trainable (%.1f%%)\n", total_params, trainable_params,
                 100.0 * trainable_params / total_params);
     std::printf("arena: params %.1f MiB, grads %.1f MiB, AdamW m+v %.1f MiB, activations %.1f MiB\n",
-                model.arena.bytes_params() / 1048576.0, model.arena.bytes_grads() / 1048576.0,
-                2 * model.arena.bytes_grads() / 1048576.0, model.arena.bytes_acts() / 1048576.0);
+                model->arena.bytes_params() / 1048576.0, model->arena.bytes_grads() / 1048576.0,
+                2 * model->arena.bytes_grads() / 1048576.0, model->arena.bytes_acts() / 1048576.0);
 
     TrainState st;
     st.seed = o.seed;
     st.sample_rng = o.seed ^ 0x5EED5A3D1E5ull;
     if (!resume_from.empty()) {
-        load_checkpoint(resume_from, model, st);  // the run's own seed comes back with it
+        load_checkpoint(resume_from, *model, st);  // the run's own seed comes back with it
         std::printf("resumed from %s at step %lld\n", resume_from.c_str(), (long long)st.step);
     } else if (!o.model.empty()) {
-        load_gpt2_weights(o.model, model);
+        // A pretrained body under this task's head: the head starts fresh where the file has none.
+        model->init_weights(o.seed);
+        LoadReport r = load_weights(o.model, *model, !lm);
         std::printf("weights: %s\n", o.model.c_str());
+        auto list = [](const std::vector<std::string>& names) {
+            std::string s;
+            for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+            return s;
+        };
+        if (!r.missing.empty()) std::printf("  initialised fresh (not in the file): %s\n", list(r.missing).c_str());
+        if (!r.unused.empty()) std::printf("  not used (another head's): %s\n", list(r.unused).c_str());
     } else {
-        model.init_weights(o.seed);
+        model->init_weights(o.seed);
     }
-    model.seed = st.seed;
-    DataLoader train(o.train_data, o.B, o.T, cfg.V, true, st.seed);
-    if (!resume_from.empty()) train.restore(st.train_pos);
-    std::unique_ptr<DataLoader> val;
-    if (!o.val_data.empty()) {
-        val.reset(new DataLoader(o.val_data, o.B, o.T, cfg.V, false, 0));
-        if (val->batches_per_epoch() == 0)
-            throw std::runtime_error("--val-data " + o.val_data + ": fewer samples than one batch of " +
-                                     std::to_string(o.B) + " x " + std::to_string(o.T));
+    model->seed = st.seed;
+
+    std::unique_ptr<MlmMasking> masking = mlm ? std::make_unique<MlmMasking>(mlm_masking(o, V)) : nullptr;
+    const int pad_id = 0;  // [PAD] in BERT vocabularies; any id serves GPT-2, whose pads are masked
+    std::unique_ptr<Source> train, val, test;
+    if (lm) {
+        train = std::make_unique<TokenSource>(o.train_data, o.B, o.T, V, true, st.seed);
+        if (!o.val_data.empty()) {
+            val = std::make_unique<TokenSource>(o.val_data, o.B, o.T, V, false, 0);
+            if (val->batches_per_epoch() == 0)
+                throw std::runtime_error("--val-data " + o.val_data + ": fewer samples than one batch of " +
+                                         std::to_string(o.B) + " x " + std::to_string(o.T));
+        }
+    } else {
+        const int t = model->T;
+        train = std::make_unique<ExampleSource>(o.train_data, o.B, t, pad_id, true, st.seed, masking.get());
+        if (!o.val_data.empty()) val = std::make_unique<ExampleSource>(o.val_data, o.B, t, pad_id, false, st.seed, masking.get());
+        if (!o.test_data.empty()) test = std::make_unique<ExampleSource>(o.test_data, o.B, t, pad_id, false, st.seed, nullptr);
+        for (Source* s : {val.get(), test.get()}) {
+            const ExampleSource* es = static_cast<const ExampleSource*>(s);
+            if (!es) continue;
+            if (es->ex.vocab_size > V)
+                throw std::runtime_error(es->path + ": vocabulary of " + std::to_string(es->ex.vocab_size) +
+                                         " does not fit the model's " + std::to_string(V));
+            if (classify && es->ex.label_names != train_ex->label_names)
+                throw std::runtime_error(es->path + ": its labels differ from --train-data's (make every split with the same --labels)");
+        }
     }
+    if (!resume_from.empty()) train->restore(st.train_pos);
+    const std::vector<std::string> names = classify ? train_ex->label_names : std::vector<std::string>{};
 
     Schedule sched = o.schedule;
     int total_steps = o.steps;
-    if (o.epochs > 0) total_steps = (int)((o.epochs * train.batches_per_epoch() + o.accum - 1) / o.accum);
+    if (o.epochs > 0) total_steps = (int)((o.epochs * train->batches_per_epoch() + o.accum - 1) / o.accum);
     if (total_steps == 0) total_steps = 2000;
     sched.total = total_steps;
+    const int steps_per_epoch = (int)std::max<size_t>(1, train->batches_per_epoch() / o.accum);
+    const int eval_every = o.eval_every ? o.eval_every : steps_per_epoch;
     std::printf("training: %d steps of %d x %d tokens x %d micro-batches, %zu batches per epoch, lr %g (%s, warmup %d)\n",
-                total_steps, o.B, o.T, o.accum, train.batches_per_epoch(), o.lr, sched.kind.c_str(), o.warmup);
+                total_steps, o.B, model->T, o.accum, train->batches_per_epoch(), o.lr, sched.kind.c_str(), o.warmup);
     double baseline = NAN;
-    if (val) {
-        baseline = unigram_baseline(o.train_data, o.val_data, cfg.V);
+    if (val && lm) {
+        baseline = unigram_baseline(o.train_data, o.val_data, V);
         std::printf("unigram baseline on the validation data: %.4f\n", baseline);
     }
+    if (val && classify)
+        std::printf("majority-class baseline on the validation data: %s\n",
+                    metrics_line(majority_baseline(*train_ex, static_cast<ExampleSource&>(*val).ex, num_labels, names)).c_str());
 
     std::filesystem::create_directories(o.checkpoint_dir);
     FILE* log = std::fopen(o.log_path.c_str(), resume_from.empty() ? "w" : "a");
@@ -343,46 +656,63 @@ static int run(const Options& o) {
     opt.beta1 = o.beta1, opt.beta2 = o.beta2, opt.eps = o.eps;
     opt.weight_decay = o.weight_decay, opt.grad_clip = o.grad_clip;
     const bool tty = isatty(fileno(stdout));
-    const size_t tokens_per_step = (size_t)o.B * o.T * o.accum;
     auto run_start = std::chrono::steady_clock::now();
     double ms_avg = 0;
-    float val_loss = NAN, last_loss = NAN;
+    float last_loss = NAN;
+    Evaluation last_eval;
     int first_step = (int)st.step;
+    const bool lower_is_better = o.metric == "loss";
+    bool stop_early = false;
 
     auto do_eval = [&](int step) {
         if (!val) return;
-        val_loss = evaluate(model, *val, o.eval_batches);
-        std::printf("%sstep %d: val loss %.4f, perplexity %.2f (unigram baseline %.4f)\n", tty ? "\r\033[K" : "", step,
-                    val_loss, std::exp(val_loss), baseline);
-        std::fprintf(log, "{\"type\":\"eval\",\"step\":%d,\"val_loss\":%s,\"val_ppl\":%s}\n", step,
-                     json_number(val_loss).c_str(), json_number(std::exp(val_loss)).c_str());
+        if (tty) std::printf("\n");
+        last_eval = evaluate(*model, *val, o.task, o.eval_batches, names, classify);
+        std::printf("%sstep %d: validation %s", tty ? "\r\033[K" : "", step, metrics_line(last_eval).c_str());
+        if (lm) std::printf(" (unigram baseline %.4f)", baseline);
+        std::printf("\n");
+        std::fprintf(log, "{\"type\":\"eval\",\"step\":%d%s}\n", step, metrics_json(last_eval).c_str());
         std::fflush(log);
+        if (lm) return;
+        const double m = last_eval.get(o.metric);
+        const bool better = st.best_step == 0 || (lower_is_better ? m < st.best_metric : m > st.best_metric);
+        if (better) {
+            st.best_metric = m, st.best_step = step, st.bad_evals = 0;
+            save_best(o.checkpoint_dir, *model, names);
+            std::printf("best %s so far: %.4f, saved to %s/best\n", o.metric.c_str(), m, o.checkpoint_dir.c_str());
+        } else if (o.patience && ++st.bad_evals >= o.patience) {
+            std::printf("early stop: %s has not improved on %.4f (step %lld) for %lld evaluations\n", o.metric.c_str(),
+                        st.best_metric, (long long)st.best_step, (long long)st.bad_evals);
+            stop_early = true;
+        }
     };
 
     for (int step = first_step; step < total_steps; step++) {
         auto t0 = std::chrono::steady_clock::now();
         float lr = lr_at(sched, step);
-        model.training = true;
-        model.zero_grad();
+        model->training = true;
+        model->zero_grad();
         double loss_sum = 0;
+        size_t tokens = 0;
         bool finite = true;
         for (int micro = 0; micro < o.accum; micro++) {
-            train.next_batch();
-            model.step = (uint64_t)step * o.accum + micro;
-            float loss = model.forward(train.inputs(), train.targets(), o.B, o.T);
+            model->step = (uint64_t)step * o.accum + micro;
+            const Batch& batch = train->next(model->step);
+            tokens += (size_t)batch.b * batch.t;
+            float loss = model->forward(batch);
             if (!std::isfinite(loss)) {
                 finite = false;
                 break;
             }
-            model.backward(1.0f / o.accum);
+            model->backward(1.0f / o.accum);
             loss_sum += loss;
         }
-        add_penalties(model.arena, o.l1, o.l2);
+        add_penalties(model->arena, o.l1, o.l2);
         if (step + 1 == o.inject_nan_at) {
             const float nan = NAN;
-            be->upload(model.arena.grad_mem, &nan, sizeof nan);
+            be->upload(model->arena.grad_mem, &nan, sizeof nan);
         }
-        float norm = finite ? grad_norm(model.arena) : NAN;
+        float norm = finite ? grad_norm(model->arena) : NAN;
         float loss = finite ? (float)(loss_sum / o.accum) : NAN;
         if (!finite || !std::isfinite(norm)) {
             std::string what = !finite ? "loss" : "gradient norm";
@@ -391,18 +721,18 @@ static int run(const Options& o) {
             std::printf("%sstep %d: non-finite %s; the update was skipped\n", tty ? "\r\033[K" : "", step + 1, what.c_str());
             std::fprintf(log, "{\"type\":\"skip\",\"step\":%d,\"reason\":\"non-finite %s\"}\n", step + 1, what.c_str());
         } else {
-            adamw_step(model.arena, opt, lr, step + 1, norm);
+            adamw_step(model->arena, opt, lr, step + 1, norm);
         }
         st.step = step + 1;
-        st.train_pos = train.state();
+        st.train_pos = train->state();
         last_loss = loss;
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         ms_avg = step == first_step ? ms : 0.9 * ms_avg + 0.1 * ms;
-        double tok_s = tokens_per_step / (ms / 1000.0);
+        double tok_s = tokens / (ms / 1000.0);
         std::fprintf(log,
                      "{\"type\":\"train\",\"step\":%d,\"epoch\":%llu,\"loss\":%s,\"lr\":%.9g,\"grad_norm\":%s,"
                      "\"ms\":%.2f,\"tokens_per_s\":%.0f}\n",
-                     step + 1, (unsigned long long)train.epoch(), json_number(loss).c_str(), lr,
+                     step + 1, (unsigned long long)train->epoch(), json_number(loss).c_str(), lr,
                      json_number(norm).c_str(), ms, tok_s);
         std::string eta = format_duration(ms_avg / 1000.0 * (total_steps - step - 1));
         if (tty || (step + 1) % o.print_every == 0 || step + 1 == total_steps) {
@@ -412,13 +742,14 @@ static int run(const Options& o) {
             std::fflush(stdout);
         }
         bool last = step + 1 == total_steps || step + 1 - first_step == o.stop_after;
-        if ((o.eval_every && (step + 1) % o.eval_every == 0) || last) do_eval(step + 1);
-        if (o.sample_every && (step + 1) % o.sample_every == 0 && !last) {
+        if ((step + 1) % eval_every == 0 || last) do_eval(step + 1);
+        last = last || stop_early;
+        if (lm && o.sample_every && (step + 1) % o.sample_every == 0 && !last) {
             if (tty) std::printf("\n");
-            print_sample(model, *tok, o, st.sample_rng);
+            print_sample(static_cast<GPT2&>(*model), *tok, o, st.sample_rng);
         }
         if ((o.checkpoint_every && (step + 1) % o.checkpoint_every == 0) || last) {
-            std::string path = save_checkpoint(o.checkpoint_dir, model, st, o.keep_last);
+            std::string path = save_checkpoint(o.checkpoint_dir, *model, st, o.keep_last);
             if (!tty) std::printf("checkpoint: %s\n", path.c_str());
         }
         std::fflush(log);
@@ -428,9 +759,26 @@ static int run(const Options& o) {
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
     std::printf("done: %lld steps in %s; last train loss %.4f", (long long)(st.step - first_step), format_duration(wall).c_str(),
                 last_loss);
-    if (val) std::printf(", val loss %.4f (unigram baseline %.4f)", val_loss, baseline);
+    if (val && !last_eval.metrics.empty()) std::printf(", validation %s", metrics_line(last_eval).c_str());
+    if (val && lm) std::printf(" (unigram baseline %.4f)", baseline);
     std::printf("\n");
-    if (o.sample_length > 0) print_sample(model, *tok, o, st.sample_rng);
+    if (lm && o.sample_length > 0) print_sample(static_cast<GPT2&>(*model), *tok, o, st.sample_rng);
+    if (test) {
+        const std::string best = o.checkpoint_dir + "/best/model.bin";
+        if (std::filesystem::exists(best)) {
+            load_weights(best, *model);
+            std::printf("test (%s) with the best checkpoint (step %lld, %s %.4f):\n", o.test_data.c_str(),
+                        (long long)st.best_step, o.metric.c_str(), st.best_metric);
+        } else {
+            std::printf("test (%s) with the final weights (no validation data, so no best checkpoint):\n",
+                        o.test_data.c_str());
+        }
+        Evaluation e = evaluate(*model, *test, o.task, 0, names, true);
+        std::printf("test: %s\n", metrics_line(e).c_str());
+        std::printf("test majority-class baseline: %s\n",
+                    metrics_line(majority_baseline(*train_ex, static_cast<ExampleSource&>(*test).ex, num_labels, names)).c_str());
+        std::fprintf(log, "{\"type\":\"test\"%s}\n", metrics_json(e).c_str());
+    }
     return 0;
 }
 

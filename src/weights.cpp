@@ -28,12 +28,12 @@ constexpr uint64_t kAlign = 64;
 constexpr uint32_t kMaxString = 255, kMaxFields = 64, kMaxDims = 8;
 constexpr int32_t kLlmcMagic = 20240326, kLlmcVersionF32 = 3, kLlmcVersionBF16 = 5;
 constexpr uint64_t kLlmcHeaderBytes = 1024;
-const char* const kGpt2Fields[] = {"max_T", "V", "Vp", "L", "NH", "C"};
+const char* const kLlmcFields[] = {"max_T", "V", "Vp", "L", "NH", "C"};
 
-std::string config_str(const GPT2Config& c) {
-    return "max_T " + std::to_string(c.max_T) + ", V " + std::to_string(c.V) + ", Vp " +
-           std::to_string(c.Vp) + ", L " + std::to_string(c.L) + ", NH " + std::to_string(c.NH) +
-           ", C " + std::to_string(c.C);
+std::string config_str(const ConfigFields& fields) {
+    std::string s;
+    for (const auto& f : fields) s += (s.empty() ? "" : ", ") + f.first + " " + std::to_string(f.second);
+    return s;
 }
 
 void put_le(std::vector<unsigned char>& out, uint64_t v, int width) {
@@ -96,22 +96,18 @@ class Reader {
     uint64_t pos_ = 0;
 };
 
-// The named config fields of a gpt2 file as a checked config.
-GPT2Config gpt2_config(const WeightFile& wf, const std::string& path) {
-    GPT2Config cfg;
-    int* slots[] = {&cfg.max_T, &cfg.V, &cfg.Vp, &cfg.L, &cfg.NH, &cfg.C};
-    std::map<std::string, int64_t> fields(wf.config.begin(), wf.config.end());
-    for (int i = 0; i < 6; i++) {
-        auto it = fields.find(kGpt2Fields[i]);
-        if (it == fields.end()) fail(path, std::string("missing config field '") + kGpt2Fields[i] + "'");
-        if (it->second < std::numeric_limits<int>::min() || it->second > std::numeric_limits<int>::max())
-            fail(path, "config field '" + it->first + "' = " + std::to_string(it->second) + " out of range");
-        *slots[i] = (int)it->second;
-        fields.erase(it);
-    }
-    if (!fields.empty()) fail(path, "unexpected config field '" + fields.begin()->first + "'");
-    validate(cfg, path);
-    return cfg;
+// The parameter table the file's architecture and config imply.
+TensorTable param_table_for(const WeightFile& wf, const std::string& path) {
+    if (wf.arch == "gpt2") return gpt2_param_table(gpt2_config_from_fields(wf.config, path));
+    if (wf.arch == "bert") return bert_param_table(bert_config_from_fields(wf.config, path));
+    fail(path, "unknown architecture '" + wf.arch + "' (this build knows gpt2 and bert)");
+}
+
+std::vector<StoredTensor> stored_of(const TensorTable& table) {
+    std::vector<StoredTensor> out;
+    for (const TensorInfo& t : table.tensors)
+        out.push_back({t.name, std::vector<int64_t>(t.shape.begin(), t.shape.end()), 0, 0});
+    return out;
 }
 
 // GPT-2's parameters in llm.c's file order and at llm.c's offsets: 16 tensors
@@ -172,12 +168,12 @@ WeightFile read_llmc_header(Reader& in, const unsigned char (&first8)[8]) {
     wf.arch = "gpt2";
     wf.file_bytes = in.size();
     const int slot_of_field[] = {2, 3, 7, 4, 5, 6};  // max_T, V, Vp, L, NH, C
-    for (int i = 0; i < 6; i++) wf.config.emplace_back(kGpt2Fields[i], slot(slot_of_field[i]));
-    GPT2Config cfg = gpt2_config(wf, in.path());
+    for (int i = 0; i < 6; i++) wf.config.emplace_back(kLlmcFields[i], slot(slot_of_field[i]));
+    GPT2Config cfg = gpt2_config_from_fields(wf.config, in.path());
     wf.tensors = gpt2_llmc_layout(cfg);
     uint64_t needed = wf.tensors.back().offset + wf.tensors.back().bytes;
     if (needed != in.size())
-        fail(in.path(), "file is " + std::to_string(in.size()) + " bytes but its header (" + config_str(cfg) +
+        fail(in.path(), "file is " + std::to_string(in.size()) + " bytes but its header (" + config_str(wf.config) +
                             ") needs " + std::to_string(needed) +
                             ": truncated, or the header does not match the data");
     return wf;
@@ -193,7 +189,8 @@ WeightFile read_minitrain_header(Reader& in) {
                        std::to_string(kVersion) + ")");
     wf.format = "minitrain v" + std::to_string(kVersion);
     wf.arch = in.str("architecture");
-    if (wf.arch != "gpt2") fail(path, "unknown architecture '" + wf.arch + "' (this build knows gpt2)");
+    if (wf.arch != "gpt2" && wf.arch != "bert")
+        fail(path, "unknown architecture '" + wf.arch + "' (this build knows gpt2 and bert)");
 
     uint64_t nfields = in.le(4, "config field count");
     if (nfields > kMaxFields)
@@ -279,7 +276,7 @@ WeightFile read_header(Reader& in) {
     if (std::memcmp(magic, kMagic, sizeof kMagic) != 0)
         fail(in.path(), "bad magic: not a minitrain or llm.c weight file");
     WeightFile wf = read_minitrain_header(in);
-    check_tensors(in.path(), wf.tensors, gpt2_llmc_layout(gpt2_config(wf, in.path())));
+    check_tensors(in.path(), wf.tensors, stored_of(param_table_for(wf, in.path())));
     return wf;
 }
 
@@ -297,31 +294,62 @@ WeightFile read_weight_file(const std::string& path) {
     return read_header(in);
 }
 
-GPT2Config read_gpt2_config(const std::string& path) { return gpt2_config(read_weight_file(path), path); }
+GPT2Config read_gpt2_config(const std::string& path) {
+    WeightFile wf = read_weight_file(path);
+    if (wf.arch != "gpt2") fail(path, "holds a " + wf.arch + " model, not gpt2");
+    return gpt2_config_from_fields(wf.config, path);
+}
 
-void load_gpt2_weights(const std::string& path, GPT2& model) {
+BertConfig read_bert_config(const std::string& path) {
+    WeightFile wf = read_weight_file(path);
+    if (wf.arch != "bert") fail(path, "holds a " + wf.arch + " model, not bert");
+    return bert_config_from_fields(wf.config, path);
+}
+
+LoadReport load_weights(const std::string& path, Model& model, bool partial) {
     Reader in(path);
     WeightFile wf = read_header(in);
-    GPT2Config cfg = gpt2_config(wf, path);
-    const GPT2Config& m = model.cfg;
-    if (cfg.max_T != m.max_T || cfg.V != m.V || cfg.Vp != m.Vp || cfg.L != m.L || cfg.NH != m.NH || cfg.C != m.C)
-        fail(path, "the file's config (" + config_str(cfg) + ") differs from the model's (" + config_str(m) + ")");
+    if (wf.arch != model.arch()) fail(path, "holds a " + wf.arch + " model; expected " + model.arch());
+    // A partial load may change the head (a pretrained body under a new head),
+    // never the body: every other field must agree.
+    auto head_field = [&](const std::string& name) { return partial && (name == "head" || name == "num_labels"); };
+    std::map<std::string, int64_t> file_fields, model_fields;
+    for (const auto& f : wf.config)
+        if (!head_field(f.first)) file_fields.insert(f);
+    for (const auto& f : model.config_fields())
+        if (!head_field(f.first)) model_fields.insert(f);
+    if (file_fields != model_fields)
+        fail(path, "the file's config (" + config_str(wf.config) + ") differs from the model's (" +
+                       config_str(model.config_fields()) + ")");
     if (!model.arena.param_mem) fail(path, "cannot load into a model that is not allocated");
 
-    const std::vector<TensorInfo>& params = model.arena.params.tensors;
-    std::vector<StoredTensor> wanted;
-    size_t largest = 0;
-    for (const TensorInfo& t : params) {
-        wanted.push_back({t.name, std::vector<int64_t>(t.shape.begin(), t.shape.end()), 0, 0});
-        largest = std::max(largest, t.numel());
-    }
-    check_tensors(path, wf.tensors, wanted);
     std::map<std::string, const StoredTensor*> stored;
     for (const StoredTensor& s : wf.tensors) stored[s.name] = &s;
+    LoadReport report;
+    size_t largest = 0;
+    for (const TensorInfo& t : model.arena.params.tensors) {
+        auto it = stored.find(t.name);
+        if (it == stored.end()) {
+            if (!partial) fail(path, "missing tensor '" + t.name + "'");
+            report.missing.push_back(t.name);
+            continue;
+        }
+        if (it->second->shape != std::vector<int64_t>(t.shape.begin(), t.shape.end()))
+            fail(path, "tensor '" + t.name + "' has shape " + it->second->shape_str() + ", the model's is " +
+                           t.shape_str());
+        largest = std::max(largest, t.numel());
+    }
+    for (const StoredTensor& s : wf.tensors)
+        if (!model.arena.params.find(s.name)) {
+            if (!partial) fail(path, "unexpected tensor '" + s.name + "'");
+            report.unused.push_back(s.name);
+        }
 
     std::vector<float> host(largest);
-    for (const TensorInfo& t : params) {
-        const StoredTensor& s = *stored.at(t.name);
+    for (const TensorInfo& t : model.arena.params.tensors) {
+        auto it = stored.find(t.name);
+        if (it == stored.end()) continue;
+        const StoredTensor& s = *it->second;
         in.seek(s.offset);
         in.read(host.data(), s.bytes, "tensor '" + t.name + "'");
         for (size_t i = 0; i < t.numel(); i++)
@@ -330,20 +358,20 @@ void load_gpt2_weights(const std::string& path, GPT2& model) {
                                ") at element " + std::to_string(i));
         model.arena.be.upload(model.arena.param_mem + t.offset, host.data(), s.bytes);
     }
+    return report;
 }
 
-void save_gpt2_weights(const std::string& path, const GPT2& model) {
+void save_weights(const std::string& path, const Model& model) {
     const Arena& arena = model.arena;
     if (!arena.param_mem) fail(path, "cannot save a model that is not allocated");
-    const GPT2Config& c = model.cfg;
     std::vector<unsigned char> head(kMagic, kMagic + sizeof kMagic);
     put_le(head, kVersion, 4);
-    put_str(head, "gpt2");
-    const int values[] = {c.max_T, c.V, c.Vp, c.L, c.NH, c.C};
-    put_le(head, 6, 4);
-    for (int i = 0; i < 6; i++) {
-        put_str(head, kGpt2Fields[i]);
-        put_le(head, (uint64_t)(int64_t)values[i], 8);
+    put_str(head, model.arch());
+    const ConfigFields fields = model.config_fields();
+    put_le(head, fields.size(), 4);
+    for (const auto& f : fields) {
+        put_str(head, f.first);
+        put_le(head, (uint64_t)f.second, 8);
     }
     // Offsets depend on the header's length, so their slots are filled in once it is known.
     const std::vector<TensorInfo>& params = arena.params.tensors;

@@ -6,11 +6,11 @@
 //
 //   char[8]  magic "MINITRN\0"
 //   u32      version = 1
-//   string   architecture ("gpt2")
+//   string   architecture ("gpt2" or "bert")
 //   u32      number of config fields, then for each: string name, i64 value
-//            (gpt2: max_T, V, Vp, L, NH, C, each exactly once)
+//            (gpt2: max_T, V, Vp, L, NH, C, [num_labels]; bert: see bert.h)
 //   u32      number of tensors, then for each:
-//              string name          ("wte.weight", "h.0.ln_1.weight", ... as in gpt2.cpp)
+//              string name          ("wte.weight", "h.0.ln_1.weight", ... as in gpt2.cpp, bert.cpp)
 //              u32    dtype         (0 = fp32, the only one so far)
 //              u32    ndim          (1..8), then i64 dims[ndim], each >= 1
 //              u64    offset        of the data from the start of the file, a multiple of 64
@@ -19,8 +19,8 @@
 //            the ranges lie after the table, do not overlap, and the file ends
 //            where the last one ends.
 //
-// The tensors are the model's parameters by name, so the same layout holds a
-// BERT (another architecture string, config fields and names) later.
+// The tensors are the model's parameters by name: exactly the table that the
+// architecture and config imply (gpt2_param_table, bert_param_table).
 //
 // llm.c checkpoint (karpathy/llm.c, train_gpt2.c): 256 little-endian int32
 // (magic 20240326, version 3 = fp32 with padded vocab, [2] max_T, [3] V,
@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "bert.h"
 #include "gpt2.h"
 
 struct StoredTensor {
@@ -52,7 +53,7 @@ struct StoredTensor {
 // slice of each stacked tensor, under our names.
 struct WeightFile {
     std::string format;  // "minitrain v1" or "llm.c v3 (fp32)"
-    std::string arch;    // "gpt2"
+    std::string arch;    // "gpt2" or "bert"
     std::vector<std::pair<std::string, int64_t>> config;
     std::vector<StoredTensor> tensors;  // in file order
     uint64_t file_bytes = 0;
@@ -62,11 +63,22 @@ struct WeightFile {
 // (validate()), the table against the config, and every range against the
 // file length.
 WeightFile read_weight_file(const std::string& path);
-// The checked GPT-2 config of either format (dropout and decay fields keep their defaults).
+// The checked config of a file; throws if the file holds another architecture.
 GPT2Config read_gpt2_config(const std::string& path);
-// Loads either format into an allocated model whose config must match the
-// file's; also rejects non-finite values.
-void load_gpt2_weights(const std::string& path, GPT2& model);
+BertConfig read_bert_config(const std::string& path);
+
+// What a partial load left out: the model's tensors the file lacks (they keep
+// their values, typically a fresh head's initialisation) and the file's
+// tensors the model has no place for (another head's).
+struct LoadReport {
+    std::vector<std::string> missing, unused;
+};
+// Loads a file (either format) into an allocated model of the same
+// architecture; rejects non-finite values. Strict: the config and the tensor
+// set must equal the model's. partial: only the body must agree (every config
+// field but head and num_labels, and the shape of every tensor both have);
+// fine-tuning uses it to put a pretrained body under a new head.
+LoadReport load_weights(const std::string& path, Model& model, bool partial = false);
 // Writes the model's parameters in the minitrain format, atomically (temp file,
 // fsync, rename).
-void save_gpt2_weights(const std::string& path, const GPT2& model);
+void save_weights(const std::string& path, const Model& model);

@@ -96,15 +96,6 @@ void report(bool ok, const std::string& check, const std::string& detail) {
     (ok ? g_passed : g_failed)++;
 }
 
-// The largest error seen and where; a NaN counts as infinite and stays (gradcheck.h's worse).
-struct Worst {
-    double err = 0;
-    std::string name;
-    void add(double e, const std::string& where) {
-        if (name.empty() || worse(err, e) != err) err = worse(err, e), name = where;
-    }
-};
-
 std::string sci(double x) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2e", x);
@@ -472,6 +463,17 @@ void check_pointwise(Backend& dut, Backend& ref, uint64_t seed) {
                 return Outputs{{"dinp", m.get(g, n)}};
             });
         }
+        std::string tanh_check = "tanh n=" + std::to_string(n);
+        Random trnd(seed, tanh_check);
+        std::vector<float> tinp = trnd.uniform(n, -4, 4), tdout = trnd.uniform(n, -1, 1),
+                           tdinp = trnd.uniform(n, -1, 1);
+        compare(dut, ref, tanh_check, [&](Mem& m) {
+            float* out = m.zeros(n);
+            m.be.tanh_forward(out, m.put(tinp), n);
+            float* g = m.put(tdinp);
+            m.be.tanh_backward(g, m.put(tdout), out, n);
+            return Outputs{{"out", m.get(out, n)}, {"dinp", m.get(g, n)}};
+        });
         std::string check = "add n=" + std::to_string(n);
         Random rnd(seed, check);
         std::vector<float> a = rnd.uniform(n, -1, 1), b = rnd.uniform(n, -1, 1);
@@ -607,58 +609,33 @@ void report_error(const std::string& check, double err, double tol, const std::s
     report(err <= tol, check, (what.empty() ? "" : what + " ") + "relative error " + sci(err) + " (tol " + sci(tol) + ")");
 }
 
-// Logits (first V of each row's Vp columns) against the fixture's; padded columns must be 0.
-void check_logits(const std::string& check, GPT2& model, const Fixture& fx, double tol) {
-    LogitsError e = logits_error(model, fx);
-    report(e.err <= tol && e.padded == 0.0, check,
-           "relative error " + sci(e.err) + " (tol " + sci(tol) + "), padded columns max |x| " + sci(e.padded));
-}
-
-// Every gradient against grad.<name>; reports the worst tensor.
-void check_grads(const std::string& check, GPT2& model, const Fixture& fx, double tol) {
+// Logits (first V of each row's Vp columns), loss and every gradient; padded columns must be 0.
+void report_step(const std::string& fixture, const StepErrors& e, double tol) {
+    report(e.logits.err <= tol && e.logits.padded == 0.0, fixture + ": logits",
+           "relative error " + sci(e.logits.err) + " (tol " + sci(tol) + "), padded columns max |x| " +
+               sci(e.logits.padded));
+    report_error(fixture + ": loss", e.loss_err, tol);
     Worst worst;
-    for (const TensorInfo& t : model.arena.params.tensors) {
-        std::vector<float> got = download(model.arena.be, model.arena.grad(t.name), t.numel());
-        worst.add(rel_error(got, fx.floats("grad." + t.name, t.numel()), t.numel()), t.name);
-    }
-    report_error(check, worst.err, tol, "worst " + worst.name);
+    for (const TensorError& g : e.grads) worst.add(g.err, g.name);
+    report_error(fixture + ": gradients", worst.err, tol, "worst " + worst.name);
 }
 
 void check_gpt2_fixture(Backend& be, const Tolerances& tol) {
     guarded("gpt2 fixture", [&] {
         Fixture fx(kTrainFixture);
-        auto model = load_fixture_model(be, fx, fixture_config(fx));
-        const int B = model->B, T = model->T, steps = fx.int_scalar("adamw.steps");
-        const std::vector<int32_t>& tokens = fx.ints("tokens", (size_t)B * T);
-        const std::vector<int32_t>& targets = fx.ints("targets", (size_t)B * T);
-        const std::vector<float>& losses = fx.floats("losses", steps);
-        const std::vector<float>& norms = fx.floats("grad_norms", steps);
-        AdamWConfig opt = fixture_adamw(fx);
-        const float lr = fx.scalar("adamw.lr");
-
+        auto model = load_fixture_model<GPT2>(be, fx, fixture_config(fx));
+        const TrainingErrors e = training_errors(*model, read_batch(fx), fx);
+        report_step("gpt2 fixture", e.first, tol.model);
         Worst worst_loss, worst_norm;
-        for (int step = 0; step < steps; step++) {
-            float loss = model->forward(tokens.data(), targets.data(), B, T);
-            if (step == 0) {
-                check_logits("gpt2 fixture: logits", *model, fx, tol.model);
-                report_error("gpt2 fixture: loss", scalar_error(loss, fx.scalar("loss")), tol.model);
-            }
-            worst_loss.add(scalar_error(loss, losses[step]), "step " + std::to_string(step + 1));
-            model->zero_grad();
-            model->backward();
-            if (step == 0) check_grads("gpt2 fixture: gradients", *model, fx, tol.model);
-            float norm = grad_norm(model->arena);
-            worst_norm.add(scalar_error(norm, norms[step]), "step " + std::to_string(step + 1));
-            adamw_step(model->arena, opt, lr, step + 1, norm);
+        for (size_t step = 0; step < e.losses.size(); step++) {
+            worst_loss.add(e.losses[step].err, "step " + std::to_string(step + 1));
+            worst_norm.add(e.norms[step].err, "step " + std::to_string(step + 1));
         }
-        const std::string steps_done = "gpt2 fixture: " + std::to_string(steps) + " AdamW steps, ";
+        const std::string steps_done = "gpt2 fixture: " + std::to_string(e.losses.size()) + " AdamW steps, ";
         report_error(steps_done + "losses", worst_loss.err, tol.model, "worst " + worst_loss.name);
         report_error(steps_done + "grad norms", worst_norm.err, tol.model, "worst " + worst_norm.name);
         Worst worst;
-        for (const TensorInfo& t : model->arena.params.tensors) {
-            std::vector<float> got = download(be, model->arena.param(t.name), t.numel());
-            worst.add(rel_error(got, fx.floats("final." + t.name, t.numel()), t.numel()), t.name);
-        }
+        for (const TensorError& w : e.final_weights) worst.add(w.err, w.name);
         report_error("gpt2 fixture: final weights", worst.err, tol.final_weights, "worst " + worst.name);
     });
 }
@@ -666,22 +643,8 @@ void check_gpt2_fixture(Backend& be, const Tolerances& tol) {
 void check_gpt2_dropout_fixture(Backend& be, const Tolerances& tol) {
     guarded("gpt2 dropout fixture", [&] {
         Fixture fx(kTrainFixture), drop(kDropoutFixture);
-        GPT2Config cfg = fixture_config(fx);
-        cfg.embd_pdrop = drop.scalar("dropout.embd");
-        cfg.attn_pdrop = drop.scalar("dropout.attn");
-        cfg.resid_pdrop = drop.scalar("dropout.resid");
-        auto model = load_fixture_model(be, fx, cfg);
-        model->training = true;
-        model->seed = drop.u64("dropout.seed");
-        model->step = drop.u64("dropout.step");
-        const int B = model->B, T = model->T;
-        float loss = model->forward(fx.ints("tokens", (size_t)B * T).data(),
-                                    fx.ints("targets", (size_t)B * T).data(), B, T);
-        check_logits("gpt2 dropout fixture: logits", *model, drop, tol.model);
-        report_error("gpt2 dropout fixture: loss", scalar_error(loss, drop.scalar("loss")), tol.model);
-        model->zero_grad();
-        model->backward();
-        check_grads("gpt2 dropout fixture: gradients", *model, drop, tol.model);
+        auto model = load_dropout_model(be, fx, drop);
+        report_step("gpt2 dropout fixture", forward_backward_errors(*model, read_batch(fx), drop), tol.model);
     });
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "checkpoint.h"
+#include "gpt2.h"
 #include "optimizer.h"
 #include "support.h"
 

@@ -24,6 +24,7 @@
 #include "fixture.h"
 #include "gpt2.h"
 #include "gradcheck.h"
+#include "hf_convert.h"
 #include "hf_gpt2.h"
 #include "safetensors.h"
 #include "support.h"
@@ -165,7 +166,7 @@ TEST_CASE("convert: a Hugging Face GPT-2 folder gives transformers' logits") {
     std::unique_ptr<Backend> be(make_backend("cpu"));
     GPT2 model(*be, cfg, B, T);
     model.allocate();
-    load_gpt2_weights(bin, model);
+    load_weights(bin, model);
 
     SUBCASE("every weight is the HF tensor, Conv1D weights transposed, wte padded with zero rows") {
         RawTensors hf = fixture_tensors();
@@ -232,18 +233,24 @@ TEST_CASE("convert: HF -> runtime -> HF gives back transformers' file") {
     }
 }
 
-TEST_CASE("convert: runtime -> HF -> runtime keeps every weight") {
-    GPT2Config cfg;
-    cfg.max_T = 8, cfg.V = 50, cfg.Vp = 128, cfg.L = 3, cfg.NH = 2, cfg.C = 8;
-    std::unique_ptr<Backend> be(make_backend("cpu"));
-    GPT2 model(*be, cfg, 1, 1);
-    model.allocate();
-    model.init_weights(11);
-    TempDir tmp("convert");
-    save_gpt2_weights(tmp.file("a.bin"), model);
-    convert_minitrain_to_hf(tmp.file("a.bin"), tmp.file("hf"));
-    convert_hf_to_minitrain(tmp.file("hf"), tmp.file("b.bin"));
-    CHECK(slurp(tmp.file("a.bin")) == slurp(tmp.file("b.bin")));
+TEST_CASE("convert: runtime -> HF -> runtime keeps every weight, with the LM head or a classification head") {
+    for (int num_labels : {0, 3}) {
+        CAPTURE(num_labels);
+        GPT2Config cfg;
+        cfg.max_T = 8, cfg.V = 50, cfg.Vp = 128, cfg.L = 3, cfg.NH = 2, cfg.C = 8, cfg.num_labels = num_labels;
+        std::unique_ptr<Backend> be(make_backend("cpu"));
+        GPT2 model(*be, cfg, 1, 1);
+        model.allocate();
+        model.init_weights(11);
+        TempDir tmp("convert");
+        save_weights(tmp.file("a.bin"), model);
+        convert_minitrain_to_hf(tmp.file("a.bin"), tmp.file("hf"));
+        const json config = json::parse(slurp(tmp.file("hf/config.json")));
+        CHECK(config["architectures"][0] == (num_labels ? "GPT2ForSequenceClassification" : "GPT2LMHeadModel"));
+        CHECK(read_hf_gpt2_config(tmp.file("hf")).num_labels == num_labels);
+        convert_hf_to_minitrain(tmp.file("hf"), tmp.file("b.bin"));
+        CHECK(slurp(tmp.file("a.bin")) == slurp(tmp.file("b.bin")));
+    }
 }
 
 TEST_CASE("convert: GPT2Model names, old attention buffers, a tied lm_head and BF16 are read") {
@@ -468,8 +475,8 @@ TEST_CASE("convert: bad Hugging Face folders give a one-line error naming the fi
                 "field 'n_inner' = 64 is not supported");
     }
     SUBCASE("not a GPT-2") {
-        rejects(make_folder(tmp, "bert", tensors, [](json& c) { c["model_type"] = "bert"; }), "config.json",
-                "field 'model_type' = \"bert\" is not supported");
+        rejects(make_folder(tmp, "roberta", tensors, [](json& c) { c["model_type"] = "roberta"; }), "config.json",
+                "field 'model_type' = \"roberta\" is not supported (gpt2 or bert)");
     }
     SUBCASE("config.json that is not JSON") {
         const std::string dir = make_folder(tmp, "json", tensors);

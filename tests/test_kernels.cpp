@@ -345,6 +345,21 @@ TEST_CASE("gelu_backward matches finite differences and adds into dinp") {
     }
 }
 
+TEST_CASE("tanh_forward matches std::tanh; tanh_backward matches finite differences and adds") {
+    std::vector<double> inp = linspace(-5, 5, 101), w = random_vec(inp.size(), 64), out(inp.size());
+    cpu::tanh_forward(out.data(), inp.data(), inp.size());
+    for (size_t i = 0; i < inp.size(); i++) CHECK(out[i] == std::tanh(inp[i]));
+    auto loss = [&] {
+        cpu::tanh_forward(out.data(), inp.data(), inp.size());
+        return dot(out, w);
+    };
+    loss();
+    std::vector<double> dinp = random_vec(inp.size(), 65), before = dinp;
+    cpu::tanh_backward(dinp.data(), w.data(), out.data(), inp.size());
+    for (size_t i = 0; i < dinp.size(); i++) dinp[i] -= before[i];
+    CHECK(gradient_error(inp, dinp, loss) < kGradTol);
+}
+
 TEST_CASE("add and accumulate") {
     std::vector<double> a = random_vec(1001, 71), b = random_vec(1001, 72), out(a.size());
     cpu::add(out.data(), a.data(), b.data(), a.size());

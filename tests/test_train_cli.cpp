@@ -180,7 +180,7 @@ TEST_CASE("train: progress lines, evaluation, samples and a parseable JSONL log"
         run_train(ws.base("a") + " --steps 20 --eval-every 10 --sample-every 10 --sample-length 20 --print-every 5", ws);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("unigram baseline") != std::string::npos);
-    CHECK(r.out.find("step 10: val loss") != std::string::npos);
+    CHECK(r.out.find("step 10: validation loss") != std::string::npos);
     CHECK(r.out.find("step 20/20 | loss") != std::string::npos);
     CHECK(r.out.find("---- sample ----") != std::string::npos);
     CHECK(r.out.find("parameters:") != std::string::npos);

@@ -28,10 +28,10 @@ GPT2Config small_config() {
 }
 
 // A model and the backend it lives on.
-struct Model {
+struct HostModel {
     std::unique_ptr<Backend> be{make_backend("cpu")};
     std::unique_ptr<GPT2> gpt;
-    explicit Model(const GPT2Config& cfg, bool allocate = true) {
+    explicit HostModel(const GPT2Config& cfg, bool allocate = true) {
         gpt = std::make_unique<GPT2>(*be, cfg, 1, 1);
         if (allocate) gpt->allocate();
     }
@@ -213,8 +213,8 @@ void check_message(const std::string& msg, const std::string& path, const std::s
 // Both the config peek and a load into the small model refuse the file.
 void check_rejected(const std::string& path, const std::string& word) {
     check_message(error_of([&] { read_gpt2_config(path); }), path, word);
-    Model m(small_config());
-    check_message(error_of([&] { load_gpt2_weights(path, *m.gpt); }), path, word);
+    HostModel m(small_config());
+    check_message(error_of([&] { load_weights(path, *m.gpt); }), path, word);
 }
 
 // The small model's valid minitrain file, spoiled, written to path and refused naming `word`.
@@ -226,7 +226,7 @@ void check_spoiled(const std::string& path, const std::function<void(OwnFile&)>&
 }
 
 // Every parameter of the model holds value_of(its kind, its layer, i), and there are no others.
-void check_values(const Model& m, const GPT2Config& c) {
+void check_values(const HostModel& m, const GPT2Config& c) {
     std::vector<Kind> ks = kinds(c);
     size_t count = 0;
     for (int k = 0; k < (int)ks.size(); k++)
@@ -248,10 +248,10 @@ void check_values(const Model& m, const GPT2Config& c) {
 TEST_CASE("weights: save then load into a fresh model gives identical parameters") {
     TempDir dir("weights");
     const std::string path = dir.file("model.bin");
-    Model a(small_config());
+    HostModel a(small_config());
     a.gpt->init_weights(1234);
-    save_gpt2_weights(path, *a.gpt);
-    save_gpt2_weights(path, *a.gpt);  // over an existing file
+    save_weights(path, *a.gpt);
+    save_weights(path, *a.gpt);  // over an existing file
     CHECK(std::distance(std::filesystem::directory_iterator(dir.path), std::filesystem::directory_iterator()) ==
           1);  // no .tmp left behind
 
@@ -268,8 +268,8 @@ TEST_CASE("weights: save then load into a fresh model gives identical parameters
     CHECK(cfg.NH == want.NH);
     CHECK(cfg.C == want.C);
 
-    Model b(small_config());
-    load_gpt2_weights(path, *b.gpt);
+    HostModel b(small_config());
+    load_weights(path, *b.gpt);
     std::vector<float> pa = a.all_params(), pb = b.all_params();
     REQUIRE(pa.size() == pb.size());
     CHECK(std::memcmp(pa.data(), pb.data(), pa.size() * sizeof(float)) == 0);
@@ -282,8 +282,8 @@ TEST_CASE("weights: a minitrain file built to the documented layout loads by nam
     OwnFile f = valid_own(small_config());
     std::swap(f.tensors[3], f.tensors[20]);  // table order is free; names decide
     spit(path, own_bytes(f));
-    Model m(small_config());
-    load_gpt2_weights(path, *m.gpt);
+    HostModel m(small_config());
+    load_weights(path, *m.gpt);
     check_values(m, small_config());
 }
 
@@ -304,8 +304,8 @@ TEST_CASE("weights: an llm.c v3 checkpoint loads its stacked tensors into per-la
         }
     CHECK(found);
 
-    Model m(small_config());
-    load_gpt2_weights(path, *m.gpt);
+    HostModel m(small_config());
+    load_weights(path, *m.gpt);
     check_values(m, small_config());
 }
 
@@ -379,9 +379,9 @@ TEST_CASE("weights: absurd llm.c header fields fail validation before any alloca
 
 TEST_CASE("weights: a truncated minitrain file") {
     TempDir dir("weights");
-    Model a(small_config());
+    HostModel a(small_config());
     a.gpt->init_weights(1);
-    save_gpt2_weights(dir.file("full.bin"), *a.gpt);
+    save_weights(dir.file("full.bin"), *a.gpt);
     std::string bytes = slurp(dir.file("full.bin"));
     bytes.resize(bytes.size() - 10);
     spit(dir.file("data.bin"), bytes);
@@ -398,7 +398,7 @@ TEST_CASE("weights: an unsupported minitrain version") {
 
 TEST_CASE("weights: an unknown architecture") {
     TempDir dir("weights");
-    check_spoiled(dir.file("a.bin"), [](OwnFile& f) { f.arch = "bert", layout(f); }, "unknown architecture 'bert'");
+    check_spoiled(dir.file("a.bin"), [](OwnFile& f) { f.arch = "llama", layout(f); }, "unknown architecture 'llama'");
 }
 
 TEST_CASE("weights: config fields missing, repeated or unexpected") {
@@ -481,8 +481,8 @@ TEST_CASE("weights: a non-finite value is refused on load") {
     std::memcpy(&bytes[f.tensors[7].offset + 8], &nan, 4);
     spit(path, bytes);
     CHECK(read_gpt2_config(path).L == 2);  // the header alone is fine
-    Model m(small_config());
-    check_message(error_of([&] { load_gpt2_weights(path, *m.gpt); }), path, "non-finite value (nan) at element 2");
+    HostModel m(small_config());
+    check_message(error_of([&] { load_weights(path, *m.gpt); }), path, "non-finite value (nan) at element 2");
 }
 
 // ---- the model side -------------------------------------------------------------------------------
@@ -493,21 +493,21 @@ TEST_CASE("weights: a model whose config differs from the file's") {
     spit(path, llmc_bytes(small_config()));
     GPT2Config other = small_config();
     other.L = 1;
-    Model m(other);
-    check_message(error_of([&] { load_gpt2_weights(path, *m.gpt); }), path, "differs from the model's");
+    HostModel m(other);
+    check_message(error_of([&] { load_weights(path, *m.gpt); }), path, "differs from the model's");
 }
 
 TEST_CASE("weights: unallocated models and unwritable paths") {
     TempDir dir("weights");
     spit(dir.file("ok.bin"), llmc_bytes(small_config()));
-    Model bare(small_config(), false);
-    check_message(error_of([&] { load_gpt2_weights(dir.file("ok.bin"), *bare.gpt); }), dir.file("ok.bin"),
+    HostModel bare(small_config(), false);
+    check_message(error_of([&] { load_weights(dir.file("ok.bin"), *bare.gpt); }), dir.file("ok.bin"),
                   "not allocated");
-    check_message(error_of([&] { save_gpt2_weights(dir.file("new.bin"), *bare.gpt); }), dir.file("new.bin"),
+    check_message(error_of([&] { save_weights(dir.file("new.bin"), *bare.gpt); }), dir.file("new.bin"),
                   "not allocated");
-    Model m(small_config());
+    HostModel m(small_config());
     const std::string nowhere = dir.file("no/such/dir/model.bin");
-    check_message(error_of([&] { save_gpt2_weights(nowhere, *m.gpt); }), nowhere, "cannot create");
+    check_message(error_of([&] { save_weights(nowhere, *m.gpt); }), nowhere, "cannot create");
 }
 
 // ---- bin/inspect --------------------------------------------------------------------------------------

@@ -1,20 +1,22 @@
-// convert: GPT-2 weights between a Hugging Face folder (config.json +
+// convert: GPT-2 and BERT weights between a Hugging Face folder (config.json +
 // model.safetensors) and a minitrain weight file.
 //
-//   bin/convert --from-hf DIR --output model.bin
-//   bin/convert --to-hf model.bin --output DIR     (model.bin may be an llm.c v3 checkpoint)
+//   bin/convert --from-hf DIR --output model.bin   (config.json's model_type picks gpt2 or bert)
+//   bin/convert --to-hf model.bin --output DIR     (the file's architecture picks; model.bin may be
+//                                                   an llm.c v3 checkpoint)
 #include <cxxopts.hpp>
 
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 
-#include "hf_gpt2.h"
+#include "hf_convert.h"
 
 int main(int argc, char** argv) {
-    cxxopts::Options options("convert", "Converts GPT-2 weights between a Hugging Face folder (config.json + "
-                                        "model.safetensors, as GPT2LMHeadModel.save_pretrained writes it) and "
-                                        "a minitrain weight file.");
+    cxxopts::Options options("convert", "Converts GPT-2 and BERT weights between a Hugging Face folder "
+                                        "(config.json + model.safetensors, as save_pretrained writes it for "
+                                        "GPT2LMHeadModel, BertModel, BertForMaskedLM or "
+                                        "BertForSequenceClassification) and a minitrain weight file.");
     options.add_options()
         ("from-hf", "Hugging Face folder to read; --output names the weight file to write", cxxopts::value<std::string>(), "DIR")
         ("to-hf", "minitrain or llm.c weight file to read; --output names the folder to write", cxxopts::value<std::string>(), "FILE")

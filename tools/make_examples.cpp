@@ -30,7 +30,7 @@
 #include "fileio.h"
 #include "examples.h"
 #include "tokenizer.h"
-#include "wordpiece.h"
+#include "text_encoder.h"
 
 namespace {
 
@@ -47,63 +47,6 @@ bool all_digits(const std::string& s) {
 }
 
 // Turns one row into at most max_len ids and their type ids.
-struct Encoder {
-    std::function<void(const LabelledText&, std::vector<int32_t>&, std::vector<uint8_t>&)> encode;
-    int vocab_size;
-};
-
-// DIR/vocab.txt, with do_lower_case and strip_accents from DIR/tokenizer_config.json
-// when it exists (Hugging Face's defaults otherwise: lower-case, strip accents).
-std::shared_ptr<WordPiece> load_wordpiece(const std::string& dir) {
-    bool lower = true;
-    std::optional<bool> strip_accents;
-    const std::string config_path = dir + "/tokenizer_config.json";
-    if (std::filesystem::exists(config_path)) {
-        nlohmann::json config;
-        try {
-            config = nlohmann::json::parse(read_file(config_path));
-        } catch (const nlohmann::json::exception& e) {
-            throw std::runtime_error(config_path + ": " + e.what());
-        }
-        auto flag = [&](const char* key) -> std::optional<bool> {
-            if (!config.contains(key) || config[key].is_null()) return std::nullopt;
-            if (!config[key].is_boolean()) throw std::runtime_error(config_path + ": " + key + " is not true, false or null");
-            return config[key].get<bool>();
-        };
-        lower = flag("do_lower_case").value_or(true);
-        strip_accents = flag("strip_accents");
-    }
-    return std::make_shared<WordPiece>(dir + "/vocab.txt", lower, strip_accents);
-}
-
-// "wordpiece:DIR" adds BERT's [CLS] / [SEP] and handles pairs; "byte" or a GPT-2
-// BPE directory encode one text, cut to its first max_len ids. A new tokenizer
-// is one more branch here.
-Encoder make_encoder(const std::string& spec, int max_len, bool pairs) {
-    const std::string wordpiece_prefix = "wordpiece:";
-    if (spec.rfind(wordpiece_prefix, 0) == 0) {
-        if (max_len < 3) throw std::runtime_error("--max-len " + std::to_string(max_len) + ": wordpiece needs at least 3 (for [CLS] and [SEP])");
-        std::shared_ptr<WordPiece> wp = load_wordpiece(spec.substr(wordpiece_prefix.size()));
-        auto encode = [wp, max_len](const LabelledText& row, std::vector<int32_t>& ids, std::vector<uint8_t>& types) {
-            BertEncoding e = row.pair.empty() ? wp->encode_single(row.text, max_len)
-                                              : wp->encode_pair(row.text, row.pair, max_len);
-            ids.assign(e.ids.begin(), e.ids.end());
-            types.assign(e.type_ids.begin(), e.type_ids.end());
-        };
-        return {encode, wp->vocab_size()};
-    }
-    if (pairs)
-        throw std::runtime_error("--pair-column needs --tokenizer wordpiece:DIR (" + spec +
-                                 " has no separator convention for a pair of texts)");
-    std::shared_ptr<Tokenizer> tok = make_tokenizer(spec);
-    auto encode = [tok, max_len](const LabelledText& row, std::vector<int32_t>& ids, std::vector<uint8_t>& types) {
-        std::vector<uint32_t> all = tok->encode(row.text);
-        ids.assign(all.begin(), all.begin() + std::min<size_t>(all.size(), max_len));
-        types.assign(ids.size(), 0);
-    };
-    return {encode, tok->vocab_size()};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -195,7 +138,7 @@ int main(int argc, char** argv) {
         std::vector<long long> per_label(table.label_names.size(), 0);
         long long full = 0;
         for (const LabelledText& row : table.rows) {
-            encoder.encode(row, ids, types);
+            encoder.encode(row.text, row.pair, ids, types);
             ex.add(ids, types, row.label);
             per_label[row.label]++;
             full += (int)ids.size() == max_len;

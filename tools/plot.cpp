@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
             }
             if (j.value("type", "") == "train" && j["loss"].is_number())
                 train.x.push_back(j["step"].get<double>()), train.y.push_back(j["loss"].get<double>());
-            if (j.value("type", "") == "eval" && j["val_loss"].is_number())
-                val.x.push_back(j["step"].get<double>()), val.y.push_back(j["val_loss"].get<double>());
+            if (j.value("type", "") == "eval" && j["loss"].is_number())
+                val.x.push_back(j["step"].get<double>()), val.y.push_back(j["loss"].get<double>());
         }
         if (train.x.empty()) throw std::runtime_error(in + ": no train records");
     } catch (const std::exception& e) {

@@ -72,6 +72,10 @@ struct CpuBackend final : Backend {
         cpu::gelu_backward(dinp, dout, inp, n, kind);
     }
     void add(float* out, const float* a, const float* b, size_t n) override { cpu::add(out, a, b, n); }
+    void tanh_forward(float* out, const float* inp, size_t n) override { cpu::tanh_forward(out, inp, n); }
+    void tanh_backward(float* dinp, const float* dout, const float* out, size_t n) override {
+        cpu::tanh_backward(dinp, dout, out, n);
+    }
     void accumulate(float* dst, const float* src, size_t n) override { cpu::accumulate(dst, src, n); }
     void dropout_forward(float* out, const float* inp, size_t n, float p, DropoutKey key) override {
         cpu::dropout_forward(out, inp, n, p, key);

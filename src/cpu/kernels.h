@@ -58,6 +58,10 @@ void gelu_forward(F* out, const F* inp, size_t n, GeluKind kind);
 template <typename F>
 void gelu_backward(F* dinp, const F* dout, const F* inp, size_t n, GeluKind kind);
 template <typename F>
+void tanh_forward(F* out, const F* inp, size_t n);
+template <typename F>
+void tanh_backward(F* dinp, const F* dout, const F* out, size_t n);
+template <typename F>
 void add(F* out, const F* a, const F* b, size_t n);
 template <typename F>
 void accumulate(F* dst, const F* src, size_t n);

@@ -1,4 +1,4 @@
-// Elementwise kernels: GELU and its derivative, add, accumulate. Elements are
+// Elementwise kernels: GELU and tanh with their derivatives, add, accumulate. Elements are
 // independent, so any split over threads gives the same bits.
 #include <cmath>
 
@@ -58,6 +58,20 @@ void gelu_backward(F* dinp, const F* dout, const F* inp, size_t n, GeluKind kind
     }
 }
 
+// out = tanh(inp) (BERT's pooler); out, inp (n). std::tanh: few elements, exact.
+template <typename F>
+void tanh_forward(F* out, const F* inp, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = std::tanh(inp[i]);
+}
+
+// dinp += dout * (1 - out^2), from the saved output; dinp, dout, out (n).
+template <typename F>
+void tanh_backward(F* dinp, const F* dout, const F* out, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (F(1) - out[i] * out[i]);
+}
+
 // out = a + b; out, a, b (n); out may alias a or b.
 template <typename F>
 void add(F* out, const F* a, const F* b, size_t n) {
@@ -76,6 +90,10 @@ template void gelu_forward<float>(float*, const float*, size_t, GeluKind);
 template void gelu_forward<double>(double*, const double*, size_t, GeluKind);
 template void gelu_backward<float>(float*, const float*, const float*, size_t, GeluKind);
 template void gelu_backward<double>(double*, const double*, const double*, size_t, GeluKind);
+template void tanh_forward<float>(float*, const float*, size_t);
+template void tanh_forward<double>(double*, const double*, size_t);
+template void tanh_backward<float>(float*, const float*, const float*, size_t);
+template void tanh_backward<double>(double*, const double*, const double*, size_t);
 template void add<float>(float*, const float*, const float*, size_t);
 template void add<double>(double*, const double*, const double*, size_t);
 template void accumulate<float>(float*, const float*, size_t);

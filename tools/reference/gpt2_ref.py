@@ -2,16 +2,21 @@
 """PyTorch reference fixtures for tests/test_gpt2.cpp.
 
 Run with Debian's interpreter (the one that has torch); it rewrites the two
-fixtures below, bit for bit the same on every run:
-    /usr/bin/python3 tools/reference/gpt2_ref.py
+fixtures below, bit for bit the same on every run with the same BLAS:
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas /usr/bin/python3 tools/reference/gpt2_ref.py
 Generated with torch 1.13.0a0 (Debian python3-torch, CPU), numpy 1.24.2,
-Python 3.11.2; the versions are also stored in each fixture (meta.*).
+Python 3.11.2; the versions are also stored in each fixture (meta.*). The
+LD_LIBRARY_PATH picks Debian's reference BLAS (libblas3), which wrote these
+two; with OpenBLAS as libblas.so.3 the key-bias gradients, exactly zero and so
+pure rounding noise (~1e-20), come out other bits. tools/reference/bert_ref.py
+reuses the model, the forward/backward and the training loop here.
 
 A nanoGPT-style GPT-2 written functionally over a dict of tensors named like
 the C++ model (Hugging Face GPT2Model names, matmul weights (out, in) as in
-nn.Linear): pre-LN blocks, hand-written causal attention, GELU with the tanh
-approximation, LayerNorm eps 1e-5, LM head tied to wte. The vocabulary is
-padded: wte has Vp rows, rows V..Vp-1 are zero, logits have Vp columns and
+nn.Linear): pre-LN blocks, hand-written causal attention (the mask is an
+argument, so BERT's bidirectional attention is the same function), GELU with
+the tanh approximation, LayerNorm eps 1e-5, LM head tied to wte. The vocabulary
+is padded: wte has Vp rows, rows V..Vp-1 are zero, logits have Vp columns and
 the loss looks at the first V only.
 
 Weights are drawn in float32 (what the fixture stores) and everything is then
@@ -131,38 +136,49 @@ NO_DROPOUT = Dropout(0.0, 0, 0)
 
 
 # ---- the model --------------------------------------------------------------------------
-def attention(qkv, drop, site):
-    """Causal self-attention on packed qkv (B,T,3C): softmax(q k^T / sqrt(hs)) v per head,
-    dropout on the probabilities (B,NH,T,T)."""
-    b, t, _ = qkv.shape
-    hs = C // NH
-    q, k, v = (x.view(b, t, NH, hs).transpose(1, 2) for x in qkv.split(C, dim=2))
+def ln(w, x, name, eps=1e-5):
+    return F.layer_norm(x, (x.shape[-1],), w[name + ".weight"], w[name + ".bias"], eps)
+
+
+def lin(w, x, name):
+    return F.linear(x, w[name + ".weight"], w.get(name + ".bias"))
+
+
+def causal(t):
+    """The mask for attention() under which query i sees keys 0..i."""
+    return torch.tril(torch.ones(t, t, dtype=torch.bool))
+
+
+def attention(qkv, visible, drop, site, nh=NH):
+    """Self-attention on packed qkv (B,T,3C) with nh heads: softmax(q k^T / sqrt(hs)) v per head,
+    query i seeing key j iff visible[..., i, j] (broadcast to (B,nh,T,T)); dropout on the
+    probabilities (B,nh,T,T)."""
+    b, t, c = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
+    hs = c // nh
+    q, k, v = (x.view(b, t, nh, hs).transpose(1, 2) for x in qkv.split(c, dim=2))
     att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))
-    causal = torch.tril(torch.ones(t, t, dtype=torch.bool))
-    att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+    att = att.masked_fill(~visible, float("-inf")).softmax(dim=-1)
     att = drop(att, site)
-    return (att @ v).transpose(1, 2).reshape(b, t, C)
+    return (att @ v).transpose(1, 2).reshape(b, t, c)
 
 
-def forward(w, tokens, targets, drop):
-    """Returns logits (B,T,Vp) and the mean cross-entropy over targets != -1."""
+def hidden(w, tokens, drop):
+    """The embeddings, the L blocks and ln_f: the (B,T,C) that a head reads."""
     t = tokens.shape[1]
-
-    def ln(x, name):
-        return F.layer_norm(x, (C,), w[name + ".weight"], w[name + ".bias"], 1e-5)
-
-    def lin(x, name):
-        return F.linear(x, w[name + ".weight"], w[name + ".bias"])
-
     # Dropout sites as in src/gpt2.cpp: 0 after the embeddings, then 1+3l, 2+3l, 3+3l.
     x = drop(w["wte.weight"][tokens] + w["wpe.weight"][:t], 0)
     for l in range(L):
         h = f"h.{l}."
-        y = attention(lin(ln(x, h + "ln_1"), h + "attn.c_attn"), drop, 1 + 3 * l)
-        x = x + drop(lin(y, h + "attn.c_proj"), 2 + 3 * l)
-        y = F.gelu(lin(ln(x, h + "ln_2"), h + "mlp.c_fc"), approximate="tanh")
-        x = x + drop(lin(y, h + "mlp.c_proj"), 3 + 3 * l)
-    logits = ln(x, "ln_f") @ w["wte.weight"].t()
+        y = attention(lin(w, ln(w, x, h + "ln_1"), h + "attn.c_attn"), causal(t), drop, 1 + 3 * l)
+        x = x + drop(lin(w, y, h + "attn.c_proj"), 2 + 3 * l)
+        y = F.gelu(lin(w, ln(w, x, h + "ln_2"), h + "mlp.c_fc"), approximate="tanh")
+        x = x + drop(lin(w, y, h + "mlp.c_proj"), 3 + 3 * l)
+    return ln(w, x, "ln_f")
+
+
+def forward(w, tokens, targets, drop):
+    """Returns logits (B,T,Vp) and the mean cross-entropy over targets != -1."""
+    logits = hidden(w, tokens, drop) @ w["wte.weight"].t()
     loss = F.cross_entropy(logits[..., :V].reshape(-1, V), targets.reshape(-1), ignore_index=-1)
     return logits, loss
 
@@ -171,34 +187,44 @@ def to_f32(x):
     return x.detach().to(torch.float32, copy=True).numpy()
 
 
-def forward_backward(weights, tokens, targets, drop):
-    """Fixture entries for logits (first V columns), loss and every gradient."""
+def forward_backward(weights, loss_of, drop, prefix=""):
+    """Fixture entries <prefix>logits, <prefix>loss and <prefix>grad.<name> for every tensor;
+    loss_of(w, drop) returns (the logits to store, mean loss)."""
     w = {n: p.to(DTYPE, copy=True).requires_grad_() for n, p in weights.items()}
-    logits, loss = forward(w, tokens, targets, drop)
+    logits, loss = loss_of(w, drop)
     loss.backward()
-    entries = [("logits", to_f32(logits[..., :V])), ("loss", np.float32(loss.item()))]
-    entries += [("grad." + n, to_f32(p.grad)) for n, p in w.items()]
-    return entries
+    entries = [(prefix + "logits", to_f32(logits)), (prefix + "loss", np.float32(loss.item()))]
+    return entries + [(prefix + "grad." + n, to_f32(p.grad)) for n, p in w.items()]
 
 
-def train(weights, tokens, targets):
-    """STEPS AdamW steps on one batch, clipping the global gradient norm before each."""
+def train(weights, loss_of):
+    """STEPS AdamW steps on one batch (loss_of as above, dropout off), clipping the global
+    gradient norm before each. The tensors with two dimensions (embeddings and matmul weights)
+    take weight decay, as the C++ parameter tables mark them; biases and LayerNorm parameters
+    do not."""
     w = {n: p.to(DTYPE, copy=True).requires_grad_() for n, p in weights.items()}
-    decay = [p for p in w.values() if p.dim() == 2]  # wte, wpe and the matmul weights
-    no_decay = [p for p in w.values() if p.dim() != 2]  # biases and LayerNorm
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
-                             {"params": no_decay, "weight_decay": 0.0}],
+    opt = torch.optim.AdamW([{"params": [p for p in w.values() if p.dim() == 2], "weight_decay": WEIGHT_DECAY},
+                             {"params": [p for p in w.values() if p.dim() != 2], "weight_decay": 0.0}],
                             lr=LR, betas=(BETA1, BETA2), eps=EPS)
     losses, norms = [], []
     for _ in range(STEPS):
         opt.zero_grad()
-        _, loss = forward(w, tokens, targets, NO_DROPOUT)
+        _, loss = loss_of(w, NO_DROPOUT)
         loss.backward()
         norms.append(torch.nn.utils.clip_grad_norm_(list(w.values()), GRAD_CLIP).item())
         losses.append(loss.item())
         opt.step()
     return [("losses", np.array(losses, dtype=np.float32)), ("grad_norms", np.array(norms, dtype=np.float32))] + \
            [("final." + n, to_f32(p)) for n, p in w.items()]
+
+
+def common_entries():
+    """The versions (meta.*) and the optimizer settings (adamw.*) that every fixture stores."""
+    meta = [("meta.torch", torch.__version__), ("meta.numpy", np.__version__)]
+    hyper = [("adamw." + k, v) for k, v in
+             dict(lr=LR, beta1=BETA1, beta2=BETA2, eps=EPS, weight_decay=WEIGHT_DECAY,
+                  grad_clip=GRAD_CLIP).items()] + [("adamw.steps", STEPS)]
+    return meta, hyper
 
 
 def u32_pair(x):
@@ -214,23 +240,24 @@ def main():
     targets = torch.randint(0, V, (B, T), generator=gen)
     targets.view(-1)[torch.randperm(B * T, generator=gen)[:6]] = -1
 
-    meta = [("meta.torch", torch.__version__), ("meta.numpy", np.__version__)]
+    meta, hyper = common_entries()
     config = [("config." + k, v) for k, v in
               dict(L=L, C=C, NH=NH, V=V, Vp=VP, max_T=MAX_T, B=B, T=T).items()]
-    hyper = [("adamw." + k, v) for k, v in
-             dict(lr=LR, beta1=BETA1, beta2=BETA2, eps=EPS, weight_decay=WEIGHT_DECAY,
-                  grad_clip=GRAD_CLIP).items()] + [("adamw.steps", STEPS)]
     batch = [("tokens", tokens.numpy().astype(np.int32)), ("targets", targets.numpy().astype(np.int32))]
     params = [(n, p.numpy()) for n, p in weights.items()]
 
+    def loss_of(w, drop):  # logits over the real vocabulary only
+        logits, loss = forward(w, tokens, targets, drop)
+        return logits[..., :V], loss
+
     train_entries = meta + config + hyper + batch + params + \
-        forward_backward(weights, tokens, targets, NO_DROPOUT) + train(weights, tokens, targets)
+        forward_backward(weights, loss_of, NO_DROPOUT) + train(weights, loss_of)
     fixture.write(os.path.join(out_dir, "gpt2_train.bin"), train_entries)
 
     dropout = [("dropout.embd", PDROP), ("dropout.attn", PDROP), ("dropout.resid", PDROP),
                ("dropout.seed", u32_pair(DROP_SEED)), ("dropout.step", u32_pair(DROP_STEP))]
     dropout_entries = meta + dropout + \
-        forward_backward(weights, tokens, targets, Dropout(PDROP, DROP_SEED, DROP_STEP))
+        forward_backward(weights, loss_of, Dropout(PDROP, DROP_SEED, DROP_STEP))
     fixture.write(os.path.join(out_dir, "gpt2_dropout.bin"), dropout_entries)
 
     for name, entries in (("train", train_entries), ("dropout", dropout_entries)):

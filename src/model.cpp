@@ -1,0 +1,32 @@
+#include "model.h"
+
+#include <stdexcept>
+
+void check_batch(const Batch& batch, int max_B, int max_T, int V) {
+    const int b = batch.b, t = batch.t;
+    if (b < 1 || b > max_B || t < 1 || t > max_T)
+        throw std::runtime_error("batch " + std::to_string(b) + "x" + std::to_string(t) + " exceeds the " +
+                                 std::to_string(max_B) + "x" + std::to_string(max_T) + " the model was sized for");
+    if (!batch.tokens) throw std::runtime_error("batch without tokens");
+    for (int i = 0; i < b * t; i++)
+        if (batch.tokens[i] < 0 || batch.tokens[i] >= V)
+            throw std::runtime_error("token id " + std::to_string(batch.tokens[i]) + " out of range for vocab " +
+                                     std::to_string(V));
+    if (batch.lengths)
+        for (int i = 0; i < b; i++)
+            if (batch.lengths[i] < 1 || batch.lengths[i] > t)
+                throw std::runtime_error("sequence length " + std::to_string(batch.lengths[i]) + " not in 1.." +
+                                         std::to_string(t));
+}
+
+bool upload_key_mask(Backend& be, int* key_mask, const Batch& batch) {
+    if (!batch.lengths) return false;
+    bool padded = false;
+    for (int i = 0; i < batch.b; i++) padded |= batch.lengths[i] < batch.t;
+    if (!padded) return false;
+    std::vector<int> mask((size_t)batch.b * batch.t);
+    for (int i = 0; i < batch.b; i++)
+        for (int j = 0; j < batch.t; j++) mask[(size_t)i * batch.t + j] = j < batch.lengths[i];
+    be.upload(key_mask, mask.data(), mask.size() * sizeof(int));
+    return true;
+}

@@ -1,0 +1,70 @@
+// What every model (GPT-2, BERT) offers the trainer, the weight files and the
+// checkpoints: its parameter arena, a forward over a batch that returns the
+// mean loss, a backward that adds gradients, and the config fields that a
+// weight file stores. The models differ only in their layers; training code
+// is written once against this.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "arena.h"
+#include "backend.h"
+
+// One batch of b sequences of t tokens, host arrays, row-major. Padding is on
+// the right: row i's real tokens are its first lengths[i].
+struct Batch {
+    int b = 0, t = 0;
+    const int* tokens = nullptr;   // (b,t) token ids
+    const int* types = nullptr;    // (b,t) token type ids (BERT segments), or null: all 0
+    const int* lengths = nullptr;  // (b) real tokens per row, 1..t, or null: all t
+    const int* targets = nullptr;  // (b,t) per-token targets (next token, masked token); < 0 = no loss
+    const int* labels = nullptr;   // (b) class ids, for a classification head
+};
+
+// Checks a batch against the largest one a model is sized for (max_B x max_T),
+// its vocabulary, and itself (lengths in 1..t); throws a one-line message.
+void check_batch(const Batch& batch, int max_B, int max_T, int V);
+// Uploads key_mask (b,t) (1 = a real token) when the batch has padding, and
+// says whether it did: without padding attention needs no mask.
+bool upload_key_mask(Backend& be, int* key_mask, const Batch& batch);
+
+// Integer fields describing a model's shape, as a weight file stores them.
+using ConfigFields = std::vector<std::pair<std::string, int64_t>>;
+
+struct Model {
+    Arena arena;
+    int B, T;  // the largest batch the activations are sized for
+    // Dropout is on only while training; masks are keyed by (seed, step, site).
+    bool training = false;
+    uint64_t seed = 0, step = 0;
+
+    Model(Backend& be, int max_B, int max_T) : arena(be), B(max_B), T(max_T) {}
+    virtual ~Model() = default;
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+
+    virtual std::string arch() const = 0;  // "gpt2", "bert"
+    virtual ConfigFields config_fields() const = 0;
+    // Lays out and allocates the arena; call after marking tensors frozen in arena.params.
+    virtual void allocate() = 0;
+    // The architecture's own initialisation of every parameter (N(0, 0.02) and so on).
+    virtual void init_weights(uint64_t init_seed) = 0;
+    // Runs the model on the batch; with targets or labels (whichever the head
+    // uses) returns their mean cross-entropy, else 0.
+    virtual float forward(const Batch& batch) = 0;
+    // Adds loss_scale * d(mean loss)/d(params) into the gradients, for the last
+    // forward's batch (loss_scale = 1/accumulation steps averages micro-batches).
+    virtual void backward(float loss_scale = 1.0f) = 0;
+    // The last forward's logits (device memory): rows x cols, row-major. For a
+    // token head rows = b*t; for a classification head rows = b, cols = labels.
+    virtual const float* logits_view(int& rows, int& cols) const = 0;
+    void zero_grad() {
+        if (arena.grad_mem) arena.be.zero(arena.grad_mem, arena.params.trainable_total * sizeof(float));
+    }
+
+  protected:
+    DropoutKey dropout_key(uint32_t site) const { return {seed, step, site}; }
+    float pdrop(float p) const { return training ? p : 0.0f; }
+};

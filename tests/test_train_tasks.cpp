@@ -1,0 +1,179 @@
+// ./train --task classify and --task mlm, and bin/predict, end to end on a
+// small sentiment-like task written here: a text is positive when it says
+// "good" and negative when it says "bad", among filler words. Its vocabulary
+// and TSV files go through bin/make_examples as real data would.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const kFiller[] = {"the", "movie", "was", "a", "plot", "with", "actors", "and", "very", "story"};
+
+struct TaskWorkspace : TempDir {
+    TaskWorkspace() : TempDir("tasks") {
+        fs::create_directories(file("vocab"));
+        std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ngood\nbad\n";
+        for (const char* w : kFiller) vocab += std::string(w) + "\n";
+        spit(file("vocab/vocab.txt"), vocab);
+        uint64_t state = 12345;
+        auto next = [&](int n) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            return (int)((state >> 33) % (uint64_t)n);
+        };
+        for (const auto& [name, rows] : {std::pair<const char*, int>{"train", 400}, {"dev", 80}, {"test", 80}}) {
+            std::string tsv = "sentence\tlabel\n", plain;
+            for (int i = 0; i < rows; i++) {
+                const int label = next(2), len = 3 + next(8), at = next(len);
+                std::string text;
+                for (int k = 0; k < len; k++)
+                    text += std::string(k ? " " : "") + (k == at ? (label ? "good" : "bad") : kFiller[next(10)]);
+                tsv += text + "\t" + std::to_string(label) + "\n";
+                plain += text + "\n";
+            }
+            spit(file(std::string(name) + ".tsv"), tsv);
+            spit(file(std::string(name) + ".txt"), plain);
+            CommandResult r = run_command("./bin/make_examples --input " + file(std::string(name) + ".tsv") +
+                                              " --header --tokenizer wordpiece:" + file("vocab") +
+                                              " --max-len 16 --labels negative,positive --output " +
+                                              file(std::string(name) + ".bin"),
+                                          *this);
+            REQUIRE_MESSAGE(r.status == 0, r.err);
+        }
+    }
+    std::string classify(const std::string& ckpt) const {
+        return "--task classify --config bert-tiny --layers 1 --channels 32 --heads 2 --max-seq-len 16 --seq-len 16 "
+               "--train-data " + file("train.bin") + " --val-data " + file("dev.bin") + " --batch 16 --lr 3e-3 "
+               "--warmup 5 --weight-decay 0.01 --dropout 0.1 --print-every 1000 --checkpoint-dir " + file(ckpt);
+    }
+};
+
+CommandResult run_train(const std::string& args, const TempDir& ws) {
+    return run_command("OMP_NUM_THREADS=1 ./train " + args, ws);
+}
+
+// The logged values of `key` in the records of `type`, as written (with_step: "step:value").
+std::vector<std::string> logged(const std::string& path, const char* type, const char* key, bool with_step = false) {
+    std::vector<std::string> out;
+    std::ifstream f(path);
+    for (std::string line; std::getline(f, line);) {
+        auto j = nlohmann::json::parse(line);
+        if (j["type"] == type) out.push_back((with_step ? j["step"].dump() + ":" : "") + j[key].dump());
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("train --task classify: learns the task, reports metrics, keeps the best checkpoint, tests it") {
+    TaskWorkspace ws;
+    CommandResult r = run_train(ws.classify("a") + " --epochs 3 --eval-every 25 --metric accuracy --test-data " +
+                                    ws.file("test.bin"),
+                                ws);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    CHECK(r.out.find("majority-class baseline on the validation data: loss") != std::string::npos);
+    CHECK(r.out.find("macro avg") != std::string::npos);       // the classification report
+    CHECK(r.out.find("true \\ predicted") != std::string::npos);  // the confusion matrix
+    CHECK(r.out.find("test majority-class baseline") != std::string::npos);
+    CHECK(fs::exists(ws.file("a/best/model.bin")));
+    CHECK(slurp(ws.file("a/best/labels.txt")) == "negative\npositive\n");
+    // One word decides the label: the model must find it.
+    std::vector<std::string> acc = logged(ws.file("a/log.jsonl"), "test", "accuracy");
+    REQUIRE(acc.size() == 1);
+    MESSAGE("test accuracy ", acc[0]);
+    CHECK(std::stod(acc[0]) >= 0.95);
+
+    // bin/predict with the best checkpoint: a label and probabilities per line.
+    CommandResult p = run_command("OMP_NUM_THREADS=1 ./bin/predict --model " + ws.file("a/best/model.bin") +
+                                      " --tokenizer wordpiece:" + ws.file("vocab") + " --input " + ws.file("test.txt") +
+                                      " --max-len 16",
+                                  ws);
+    REQUIRE_MESSAGE(p.status == 0, p.err);
+    std::istringstream lines(p.out);
+    std::string line;
+    std::getline(lines, line);
+    CHECK(line == "label\tp(negative)\tp(positive)");
+    std::istringstream texts(slurp(ws.file("test.txt")));
+    int n = 0, right = 0;
+    for (std::string text; std::getline(lines, line) && std::getline(texts, text); n++) {
+        std::istringstream fields(line);
+        std::string label;
+        double p0, p1;
+        fields >> label >> p0 >> p1;
+        CHECK(std::fabs(p0 + p1 - 1) < 1e-5);
+        CHECK(label == (p1 > p0 ? "positive" : "negative"));
+        right += label == (text.find("good") != std::string::npos ? "positive" : "negative");
+    }
+    CHECK(n == 80);
+    CHECK(right >= 76);
+}
+
+TEST_CASE("train --task classify: early stopping, and exact resume") {
+    TaskWorkspace ws;
+    // With a negligible lr the accuracy cannot move: the first evaluation is the best, the next one stops the run.
+    CommandResult r = run_train(
+        ws.classify("a") + " --steps 100 --eval-every 10 --patience 1 --metric accuracy --lr 1e-12 --min-lr 0 --warmup 0", ws);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    CHECK(r.out.find("early stop") != std::string::npos);
+    CHECK(logged(ws.file("a/log.jsonl"), "train", "loss").size() == 20);
+
+    CommandResult straight = run_train(ws.classify("b") + " --steps 40 --checkpoint-every 10 --eval-every 15", ws);
+    CommandResult first = run_train(ws.classify("c") + " --steps 40 --checkpoint-every 10 --eval-every 15 --stop-after 20", ws);
+    CommandResult second = run_train(ws.classify("c") + " --steps 40 --checkpoint-every 10 --eval-every 15 --resume", ws);
+    REQUIRE(straight.status == 0);
+    REQUIRE(first.status == 0);
+    REQUIRE_MESSAGE(second.status == 0, second.err);
+    std::vector<std::string> a = logged(ws.file("b/log.jsonl"), "train", "loss");
+    std::vector<std::string> b = logged(ws.file("c/log.jsonl"), "train", "loss");
+    REQUIRE(a.size() == 40);
+    CHECK(a == b);
+    // The interrupted run also evaluated where it stopped (step 20); every other evaluation agrees.
+    std::vector<std::string> evals = logged(ws.file("c/log.jsonl"), "eval", "accuracy", true);
+    for (const std::string& e : logged(ws.file("b/log.jsonl"), "eval", "accuracy", true))
+        CHECK_MESSAGE(std::find(evals.begin(), evals.end(), e) != evals.end(), e);
+}
+
+TEST_CASE("train --task mlm: masked-LM pretraining lowers the loss; bad task combinations are refused") {
+    TaskWorkspace ws;
+    const std::string base = "--task mlm --config bert-tiny --layers 1 --channels 32 --heads 2 --max-seq-len 16 "
+                             "--seq-len 16 --train-data " + ws.file("train.bin") + " --val-data " + ws.file("dev.bin") +
+                             " --batch 16 --lr 3e-3 --warmup 5 --print-every 1000 --tokenizer wordpiece:" + ws.file("vocab");
+    CommandResult r = run_train(base + " --steps 60 --eval-every 30 --checkpoint-dir " + ws.file("m"), ws);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    std::vector<std::string> losses = logged(ws.file("m/log.jsonl"), "eval", "loss");
+    REQUIRE(losses.size() == 2);
+    // A uniform guess over the 17 tokens scores log(17) = 2.83; the words that get
+    // masked are the 10 fillers (log 10 = 2.30 when guessed evenly), good and bad.
+    MESSAGE("masked-LM validation loss ", losses[0], " -> ", losses[1]);
+    CHECK(std::stod(losses[1]) < 2.6);
+    CHECK(std::stod(losses[1]) < std::stod(losses[0]));
+
+    struct Case {
+        std::string args, must_contain;
+    } cases[] = {
+        {"--task mlm --config bert-tiny --train-data " + ws.file("train.bin"), "--tokenizer wordpiece"},
+        {"--task mlm --config tiny --train-data " + ws.file("train.bin"), "needs a BERT"},
+        {"--task lm --config bert-tiny", "needs a GPT-2"},
+        {"--task classify", "needs --train-data"},
+        {"--task classify --metric precision --train-data " + ws.file("train.bin"), "--metric precision"},
+        {"--task sort", "--task sort"},
+        {"--task classify --train-data " + ws.file("train.bin") + " --seq-len 4", "more than --seq-len 4"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.args);
+        CommandResult bad = run_train(c.args + " --checkpoint-dir " + ws.file("bad"), ws);
+        CHECK(bad.status == 1);
+        CHECK(bad.err.find(c.must_contain) != std::string::npos);
+    }
+}

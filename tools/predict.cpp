@@ -1,0 +1,176 @@
+// predict: runs a sequence classifier over a text file, one prediction per line.
+//
+//   bin/predict --model out/best/model.bin --tokenizer wordpiece:DIR --input texts.txt
+//               [--output predictions.tsv] [--max-len 128] [--batch 32] [--device cpu]
+//
+// Each input line is a text, or two texts separated by a tab (a pair task,
+// wordpiece only). The output is TSV: a header `label  p(<class>)...`, then
+// for each input line the predicted class and every class's probability.
+// Class names come from labels.txt beside the model file (./train writes one
+// into <checkpoint-dir>/best/), else they are the class ids.
+#include <cxxopts.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bert.h"
+#include "fileio.h"
+#include "gpt2.h"
+#include "text_encoder.h"
+#include "weights.h"
+
+namespace {
+
+std::unique_ptr<Model> load_classifier(Backend& be, const std::string& path, int B, int max_len, int& K) {
+    const std::string arch = read_weight_file(path).arch;
+    std::unique_ptr<Model> model;
+    if (arch == "gpt2") {
+        GPT2Config cfg = read_gpt2_config(path);
+        if (!cfg.num_labels) throw std::runtime_error(path + ": a GPT-2 language model, not a classifier");
+        K = cfg.num_labels;
+        model = std::make_unique<GPT2>(be, cfg, B, std::min(max_len, cfg.max_T));
+    } else {
+        BertConfig cfg = read_bert_config(path);
+        if (cfg.head != BertHead::Classifier) throw std::runtime_error(path + ": a BERT without a classifier head");
+        K = cfg.num_labels;
+        model = std::make_unique<BERT>(be, cfg, B, std::min(max_len, cfg.max_T));
+    }
+    model->allocate();
+    load_weights(path, *model);
+    return model;
+}
+
+std::vector<std::string> class_names(const std::string& model_path, int K) {
+    const std::string path = (std::filesystem::path(model_path).parent_path() / "labels.txt").string();
+    std::vector<std::string> names;
+    if (std::filesystem::exists(path)) {
+        std::ifstream f(path);
+        for (std::string line; std::getline(f, line);) names.push_back(line);
+        if ((int)names.size() != K)
+            throw std::runtime_error(path + ": " + std::to_string(names.size()) + " names for a model with " +
+                                     std::to_string(K) + " classes");
+        return names;
+    }
+    for (int k = 0; k < K; k++) names.push_back(std::to_string(k));
+    return names;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        cxxopts::Options options("predict", "Classifies each line of a text file with a trained classifier.");
+        options.add_options()
+            ("model", "a classifier weight file (e.g. <checkpoint-dir>/best/model.bin)", cxxopts::value<std::string>())
+            ("tokenizer", "what the training examples were made with: wordpiece:DIR, a GPT-2 BPE directory, or byte", cxxopts::value<std::string>())
+            ("input", "text file, one text (or text<TAB>pair) per line", cxxopts::value<std::string>())
+            ("output", "where the TSV goes (default: stdout)", cxxopts::value<std::string>()->default_value(""))
+            ("max-len", "tokens per text, as make_examples --max-len", cxxopts::value<int>()->default_value("128"))
+            ("batch", "lines per forward pass", cxxopts::value<int>()->default_value("32"))
+            ("device", "cpu, cuda or cuda-bf16", cxxopts::value<std::string>()->default_value("cpu"))
+            ("h,help", "print this help");
+        auto r = options.parse(argc, argv);
+        if (r.count("help")) {
+            std::printf("%s\n", options.help().c_str());
+            return 0;
+        }
+        if (!r.unmatched().empty()) throw std::runtime_error("unexpected argument '" + r.unmatched()[0] + "'");
+        for (const char* flag : {"model", "tokenizer", "input"})
+            if (!r.count(flag)) throw std::runtime_error(std::string("--") + flag + " is required");
+        const std::string model_path = r["model"].as<std::string>(), input = r["input"].as<std::string>();
+        const int max_len = r["max-len"].as<int>(), B = r["batch"].as<int>();
+        if (max_len < 1) throw std::runtime_error("--max-len must be >= 1");
+        if (B < 1) throw std::runtime_error("--batch must be >= 1");
+
+        std::vector<std::string> texts, pairs;
+        {
+            std::string all = read_file(input);
+            size_t start = 0;
+            while (start < all.size()) {
+                size_t end = all.find('\n', start);
+                if (end == std::string::npos) end = all.size();
+                std::string line = all.substr(start, end - start);
+                if (!line.empty() && line.back() == '\r') line.pop_back();
+                size_t tab = line.find('\t');
+                texts.push_back(line.substr(0, tab));
+                pairs.push_back(tab == std::string::npos ? "" : line.substr(tab + 1));
+                if (line.find('\t', tab == std::string::npos ? line.size() : tab + 1) != std::string::npos)
+                    throw std::runtime_error(input + ": line " + std::to_string(texts.size()) + " has more than two texts");
+                start = end + 1;
+            }
+        }
+        if (texts.empty()) throw std::runtime_error(input + ": no lines");
+        const bool any_pair = std::any_of(pairs.begin(), pairs.end(), [](const std::string& p) { return !p.empty(); });
+
+        std::unique_ptr<Backend> be(make_backend(r["device"].as<std::string>().c_str()));
+        int K = 0;
+        std::unique_ptr<Model> model = load_classifier(*be, model_path, B, max_len, K);
+        const std::vector<std::string> names = class_names(model_path, K);
+        Encoder enc = make_encoder(r["tokenizer"].as<std::string>(), model->T, any_pair);
+
+        FILE* out = stdout;
+        std::unique_ptr<FILE, int (*)(FILE*)> closer(nullptr, std::fclose);
+        const std::string out_path = r["output"].as<std::string>();
+        if (!out_path.empty()) {
+            out = std::fopen(out_path.c_str(), "w");
+            if (!out) throw std::runtime_error(out_path + ": cannot open for writing");
+            closer.reset(out);
+        }
+        std::fprintf(out, "label");
+        for (const std::string& n : names) std::fprintf(out, "\tp(%s)", n.c_str());
+        std::fprintf(out, "\n");
+
+        std::vector<int32_t> ids;
+        std::vector<uint8_t> types;
+        std::vector<int> tokens, type_ids, lengths;
+        std::vector<float> logits;
+        for (size_t first = 0; first < texts.size(); first += B) {
+            const int b = (int)std::min<size_t>(B, texts.size() - first);
+            std::vector<std::vector<int32_t>> row_ids(b);
+            std::vector<std::vector<uint8_t>> row_types(b);
+            int t = 1;
+            for (int i = 0; i < b; i++) {
+                enc.encode(texts[first + i], pairs[first + i], row_ids[i], row_types[i]);
+                if (row_ids[i].empty())
+                    throw std::runtime_error(input + ": line " + std::to_string(first + i + 1) + " has no tokens");
+                if (row_ids[i].size() > (size_t)model->T) row_ids[i].resize(model->T), row_types[i].resize(model->T);
+                t = std::max(t, (int)row_ids[i].size());
+            }
+            tokens.assign((size_t)b * t, 0), type_ids.assign((size_t)b * t, 0), lengths.assign(b, 0);
+            for (int i = 0; i < b; i++) {
+                std::copy(row_ids[i].begin(), row_ids[i].end(), tokens.begin() + (size_t)i * t);
+                std::copy(row_types[i].begin(), row_types[i].end(), type_ids.begin() + (size_t)i * t);
+                lengths[i] = (int)row_ids[i].size();
+            }
+            Batch batch;
+            batch.b = b, batch.t = t, batch.tokens = tokens.data(), batch.types = type_ids.data();
+            batch.lengths = lengths.data();
+            model->forward(batch);
+            int rows = 0, cols = 0;
+            const float* dev = model->logits_view(rows, cols);
+            logits.resize((size_t)rows * cols);
+            be->download(logits.data(), dev, logits.size() * sizeof(float));
+            for (int i = 0; i < rows; i++) {
+                const float* row = logits.data() + (size_t)i * cols;
+                const float mx = *std::max_element(row, row + cols);
+                double sum = 0;
+                for (int k = 0; k < cols; k++) sum += std::exp((double)row[k] - mx);
+                std::fprintf(out, "%s", names[std::max_element(row, row + cols) - row].c_str());
+                for (int k = 0; k < cols; k++) std::fprintf(out, "\t%.6f", std::exp((double)row[k] - mx) / sum);
+                std::fprintf(out, "\n");
+            }
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "predict: %s\n", e.what());
+        return 1;
+    }
+}
