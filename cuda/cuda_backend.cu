@@ -101,6 +101,9 @@ struct CudaBackend final : Backend {
                         int N, int C, int OC) override {
         gpu::matmul_forward(blas, out, inp, weight, bias, N, C, OC);
     }
+    void matmul_accumulate(float* out, const float* inp, const float* weight, int N, int C, int OC) override {
+        gpu::matmul_accumulate(blas, out, inp, weight, N, C, OC);
+    }
     void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                          const float* inp, const float* weight, int N, int C, int OC) override {
         gpu::matmul_backward(blas, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
@@ -129,11 +132,19 @@ struct CudaBackend final : Backend {
         gpu::gelu_backward(dinp, dout, inp, n, kind);
     }
     void add(float* out, const float* a, const float* b, size_t n) override { gpu::add(out, a, b, n); }
+    void relu_forward(float* out, const float* inp, size_t n) override { gpu::relu_forward(out, inp, n); }
+    void relu_backward(float* dinp, const float* dout, const float* out, size_t n) override {
+        gpu::relu_backward(dinp, dout, out, n);
+    }
     void tanh_forward(float* out, const float* inp, size_t n) override { gpu::tanh_forward(out, inp, n); }
     void tanh_backward(float* dinp, const float* dout, const float* out, size_t n) override {
         gpu::tanh_backward(dinp, dout, out, n);
     }
     void accumulate(float* dst, const float* src, size_t n) override { gpu::accumulate(dst, src, n); }
+    void scale(float* x, float alpha, size_t n) override { gpu::scale(x, alpha, n); }
+    void copy_block(float* dst, int dst_ld, const float* src, int src_ld, int N, int C, bool add) override {
+        gpu::copy_block(dst, dst_ld, src, src_ld, N, C, add);
+    }
     void dropout_forward(float* out, const float* inp, size_t n, float p, DropoutKey key) override {
         gpu::dropout_forward(out, inp, n, p, key);
     }

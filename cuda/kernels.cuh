@@ -44,6 +44,8 @@ void gemm(const Blas& blas, cublasOperation_t op_a, cublasOperation_t op_b, int 
           long long stride_b, float beta, float* X, int ldx, long long stride_x, int batch);
 void matmul_forward(const Blas& blas, float* out, const float* inp, const float* weight,
                     const float* bias, int N, int C, int OC);
+void matmul_accumulate(const Blas& blas, float* out, const float* inp, const float* weight, int N, int C,
+                       int OC);
 void matmul_backward(const Blas& blas, float* dinp, float* dweight, float* dbias,
                      const float* dout, const float* inp, const float* weight, int N, int C,
                      int OC);
@@ -64,6 +66,10 @@ void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n, G
 void add(float* out, const float* a, const float* b, size_t n);
 void accumulate(float* dst, const float* src, size_t n);
 void tanh_forward(float* out, const float* inp, size_t n);
+void relu_forward(float* out, const float* inp, size_t n);
+void relu_backward(float* dinp, const float* dout, const float* out, size_t n);
+void scale(float* x, float alpha, size_t n);
+void copy_block(float* dst, int dst_ld, const float* src, int src_ld, int N, int C, bool add);
 void tanh_backward(float* dinp, const float* dout, const float* out, size_t n);
 void dropout_forward(float* out, const float* inp, size_t n, float p, DropoutKey key);
 void dropout_backward(float* dinp, const float* dout, size_t n, float p, DropoutKey key);

@@ -42,6 +42,12 @@ void matmul_forward(const Blas& blas, float* out, const float* inp, const float*
     gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, 1.0f, weight, C, 0, inp, C, 0, beta, out, OC, 0, 1);
 }
 
+// out (N,OC) += inp (N,C) @ weight (OC,C)^T: the forward product with beta = 1.
+void matmul_accumulate(const Blas& blas, float* out, const float* inp, const float* weight, int N, int C, int OC) {
+    if (N == 0 || OC == 0) return;
+    gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, 1.0f, weight, C, 0, inp, C, 0, 1.0f, out, OC, 0, 1);
+}
+
 // dinp (N,C) += dout (N,OC) @ weight (OC,C);  dweight (OC,C) += dout^T @ inp (N,C);
 // dbias (OC) += sum_n dout[n,:]. A null gradient is skipped.
 // Column-major: dinp^T (C,N) += weight^T (C,OC) * dout^T (OC,N);

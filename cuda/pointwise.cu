@@ -1,4 +1,4 @@
-// Elementwise kernels: GELU, tanh, add, accumulate and dropout (references:
+// Elementwise kernels: GELU, ReLU, tanh, add, scale, the column-block copy, accumulate and dropout (references:
 // src/cpu/pointwise.cpp, src/cpu/dropout.cpp). Grid-stride loops; elements are
 // independent, so any launch geometry gives the same bits.
 #include "kernels.cuh"
@@ -51,6 +51,33 @@ __global__ void tanh_forward_kernel(float* out, const float* inp, size_t n) {
 
 __global__ void tanh_backward_kernel(float* dinp, const float* dout, const float* out, size_t n) {
     for (size_t i = thread_index(); i < n; i += thread_count()) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+// out = max(inp, 0); backward dinp += dout * (out > 0) from the saved output
+__global__ void relu_forward_kernel(float* out, const float* inp, size_t n) {
+    for (size_t i = thread_index(); i < n; i += thread_count()) out[i] = fmaxf(inp[i], 0.0f);
+}
+
+__global__ void relu_backward_kernel(float* dinp, const float* dout, const float* out, size_t n) {
+    for (size_t i = thread_index(); i < n; i += thread_count())
+        if (out[i] > 0.0f) dinp[i] += dout[i];
+}
+
+__global__ void scale_kernel(float* x, float alpha, size_t n) {
+    for (size_t i = thread_index(); i < n; i += thread_count()) x[i] *= alpha;
+}
+
+// dst[n*dst_ld + c] (+)= src[n*src_ld + c], one thread per element
+__global__ void copy_block_kernel(float* dst, int dst_ld, const float* src, int src_ld, int C, size_t total,
+                                  bool add) {
+    for (size_t i = thread_index(); i < total; i += thread_count()) {
+        const size_t n = i / C, c = i % C;
+        const float v = src[n * src_ld + c];
+        if (add)
+            dst[n * dst_ld + c] += v;
+        else
+            dst[n * dst_ld + c] = v;
+    }
 }
 
 // out = a + b (out may alias a or b)
@@ -107,6 +134,31 @@ void tanh_forward(float* out, const float* inp, size_t n) {
 void tanh_backward(float* dinp, const float* dout, const float* out, size_t n) {
     if (n == 0) return;
     tanh_backward_kernel<<<grid_for(n), kThreads>>>(dinp, dout, out, n);
+    CHECK_LAUNCH();
+}
+
+void relu_forward(float* out, const float* inp, size_t n) {
+    if (n == 0) return;
+    relu_forward_kernel<<<grid_for(n), kThreads>>>(out, inp, n);
+    CHECK_LAUNCH();
+}
+
+void relu_backward(float* dinp, const float* dout, const float* out, size_t n) {
+    if (n == 0) return;
+    relu_backward_kernel<<<grid_for(n), kThreads>>>(dinp, dout, out, n);
+    CHECK_LAUNCH();
+}
+
+void scale(float* x, float alpha, size_t n) {
+    if (n == 0) return;
+    scale_kernel<<<grid_for(n), kThreads>>>(x, alpha, n);
+    CHECK_LAUNCH();
+}
+
+void copy_block(float* dst, int dst_ld, const float* src, int src_ld, int N, int C, bool add) {
+    const size_t total = (size_t)N * C;
+    if (total == 0) return;
+    copy_block_kernel<<<grid_for(total), kThreads>>>(dst, dst_ld, src, src_ld, C, total, add);
     CHECK_LAUNCH();
 }
 

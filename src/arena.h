@@ -19,6 +19,7 @@ struct TensorInfo {
     int layer = -1;          // transformer block index, -1 for embeddings and heads
     bool trainable = true;   // has a gradient and optimizer moments
     bool decay = false;      // AdamW weight decay applies
+    float lr_scale = 1.0f;   // multiplies the scheduled learning rate (a param group's lr)
     size_t offset = 0;       // floats from the start of its block
     size_t grad_offset = 0;  // floats into grads/m/v (trainable tensors only)
     size_t numel() const;

@@ -65,6 +65,10 @@ struct Backend {
     // dinp += dout @ weight; dweight += dout^T @ inp; dbias += sum_n dout.
     virtual void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                                  const float* inp, const float* weight, int N, int C, int OC) = 0;
+    // out (N,OC) += inp (N,C) @ weight(OC,C)^T: an adapter (LoRA) adding its
+    // low-rank product onto the base layer's output.
+    virtual void matmul_accumulate(float* out, const float* inp, const float* weight, int N, int C,
+                                   int OC) = 0;
 
     // ---- attention ----------------------------------------------------------------
     // qkv (B,T,3C) packed [q | k | v], head h owns channels h*C/NH..(h+1)*C/NH.
@@ -87,11 +91,20 @@ struct Backend {
     virtual void gelu_forward(float* out, const float* inp, size_t n, GeluKind kind) = 0;
     virtual void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n,
                                GeluKind kind) = 0;
+    // out = max(inp, 0); backward from the output: dinp += dout * (out > 0).
+    virtual void relu_forward(float* out, const float* inp, size_t n) = 0;
+    virtual void relu_backward(float* dinp, const float* dout, const float* out, size_t n) = 0;
     // out = tanh(inp); backward from the output: dinp += dout * (1 - out^2).
     virtual void tanh_forward(float* out, const float* inp, size_t n) = 0;
     virtual void tanh_backward(float* dinp, const float* dout, const float* out, size_t n) = 0;
     virtual void add(float* out, const float* a, const float* b, size_t n) = 0;  // out = a + b
     virtual void accumulate(float* dst, const float* src, size_t n) = 0;         // dst += src
+    virtual void scale(float* x, float alpha, size_t n) = 0;                      // x *= alpha
+    // dst[n*dst_ld + c] = src[n*src_ld + c] (+= when add) for n < N, c < C: a
+    // column block of a wider matrix, e.g. one of the q, k, v thirds of the
+    // packed qkv, which a per-projection adapter writes into and reads from.
+    virtual void copy_block(float* dst, int dst_ld, const float* src, int src_ld, int N, int C,
+                            bool add) = 0;
     // out = inp * keep / (1 - p) (out may alias inp); p = 0 is a copy.
     virtual void dropout_forward(float* out, const float* inp, size_t n, float p,
                                  DropoutKey key) = 0;

@@ -26,6 +26,7 @@ void validate(const BertConfig& c, const std::string& what) {
     for (float p : {c.hidden_pdrop, c.attn_pdrop, c.classifier_pdrop})
         if (!(p >= 0.0f && p < 1.0f)) fail("dropout " + std::to_string(p) + " not in [0, 1)");
     if (!(c.ln_eps > 0.0f)) fail("layer_norm_eps must be > 0");
+    if (c.lora.r && c.lora.targets.empty()) fail("LoRA rank " + std::to_string(c.lora.r) + " without targets");
 }
 
 static std::string layer_name(int l, const char* rest) { return "encoder.layer." + std::to_string(l) + "." + rest; }
@@ -69,13 +70,16 @@ TensorTable bert_param_table(const BertConfig& cfg) {
         p.add("cls.predictions.transform.LayerNorm.bias", {C});
         p.add("cls.predictions.bias", {cfg.V});
     }
+    add_lora_params(p, cfg.lora, "bert", cfg.L, C, I);
     return p;
 }
 
 ConfigFields bert_config_fields(const BertConfig& c) {
-    return {{"max_T", c.max_T}, {"V", c.V},   {"types", c.types},        {"L", c.L},
-            {"NH", c.NH},       {"C", c.C},   {"I", c.I},                {"head", (int)c.head},
-            {"num_labels", c.num_labels}};
+    ConfigFields f = {{"max_T", c.max_T}, {"V", c.V},  {"types", c.types},      {"L", c.L},
+                      {"NH", c.NH},       {"C", c.C},  {"I", c.I},              {"head", (int)c.head},
+                      {"num_labels", c.num_labels}};
+    add_lora_fields(f, c.lora, "bert");
+    return f;
 }
 
 BertConfig bert_config_from_fields(const ConfigFields& fields, const std::string& what) {
@@ -83,7 +87,9 @@ BertConfig bert_config_from_fields(const ConfigFields& fields, const std::string
     std::map<std::string, int64_t> left(fields.begin(), fields.end());
     int head = 0;
     int* slots[] = {&cfg.max_T, &cfg.V, &cfg.types, &cfg.L, &cfg.NH, &cfg.C, &cfg.I, &head, &cfg.num_labels};
-    const ConfigFields names = bert_config_fields(cfg);
+    const ConfigFields names = bert_config_fields(cfg);  // the fields without LoRA
+    cfg.lora = lora_from_fields(fields, "bert", what);
+    for (auto it = left.begin(); it != left.end();) it = it->first.rfind("lora_", 0) == 0 ? left.erase(it) : std::next(it);
     for (size_t i = 0; i < names.size(); i++) {
         auto it = left.find(names[i].first);
         if (it == left.end()) throw std::runtime_error(what + ": missing config field '" + names[i].first + "'");
@@ -132,6 +138,7 @@ BERT::BERT(Backend& be, const BertConfig& config, int b, int t) : Model(be, b, t
         for (const char* n : {"mlm.ln_mean", "mlm.ln_rstd", "mlm.losses", "mlm.rows", "mlm.targets"}) a.add(n, {B * T});
         a.add("mlm.logits", {B * T, cfg.V});  // also holds dlogits during backward
     }
+    LoraLayers::declare(a, cfg.lora, "bert", cfg.L, C, I, B * T);
 }
 
 void BERT::allocate() {
@@ -186,11 +193,14 @@ void BERT::allocate() {
                       act("mlm.ln_rstd"), act("mlm.logits"), act("mlm.losses"), act("mlm.dA"), act("mlm.dB"),
                       (int*)act("mlm.rows"), (int*)act("mlm.targets")};
     }
+    lora.bind(A, cfg.lora, "bert", cfg.L, cfg.C, cfg.I);
+    set_backward_floor(cfg.L, [](const TensorInfo& t) { return t.name.rfind("embeddings.", 0) == 0; });
 }
 
 void BERT::init_weights(uint64_t init_seed) {
     for (const TensorInfo& t : arena.params.tensors) {
         const std::string& n = t.name;
+        if (n.find(".lora_") != std::string::npos) continue;  // init_lora below
         bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
         bool is_ln = n.find("LayerNorm") != std::string::npos;
         std::vector<float> host(t.numel(), 0.0f);
@@ -203,6 +213,7 @@ void BERT::init_weights(uint64_t init_seed) {
         }
         arena.be.upload(arena.param_mem + t.offset, host.data(), host.size() * sizeof(float));
     }
+    init_lora(arena, cfg.lora, "bert", cfg.L, cfg.C, cfg.I, init_seed);
 }
 
 // Dropout sites: 0 after the embeddings, three per block, then the classifier's.
@@ -240,16 +251,20 @@ float BERT::forward(const Batch& batch) {
         const BlockActs& a = acts[l];
         // ln1 = LN(x + dropout(attn(x W_qkv^T + b_qkv) W_o^T + b_o))
         be.matmul_forward(a.qkv, x, p.qkvw, p.qkvb, N, C, 3 * C);
+        lora.forward(*this, l, "attention.self.qkv.weight", a.qkv, x, N);
         be.attention_forward(a.atty, a.att, a.qkv, mask, b, t, C, NH, false, pdrop(cfg.attn_pdrop),
                              dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.matmul_forward(proj, a.atty, p.attprojw, p.attprojb, N, C, C);
+        lora.forward(*this, l, "attention.output.dense.weight", proj, a.atty, N);
         be.dropout_forward(proj, proj, NC, pdrop(cfg.hidden_pdrop), dropout_key(site_of(l, SITE_ATTN_OUT)));
         be.add(a.res1, x, proj, NC);
         be.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.res1, p.ln1w, p.ln1b, N, C, cfg.ln_eps);
         // ln2 = LN(ln1 + dropout(gelu(ln1 W_i^T + b_i) W_out^T + b_out))
         be.matmul_forward(a.fch, a.ln1, p.fcw, p.fcb, N, C, I);
+        lora.forward(*this, l, "intermediate.dense.weight", a.fch, a.ln1, N);
         be.gelu_forward(a.fch_gelu, a.fch, (size_t)N * I, GeluKind::Erf);
         be.matmul_forward(proj, a.fch_gelu, p.fcprojw, p.fcprojb, N, I, C);
+        lora.forward(*this, l, "output.dense.weight", proj, a.fch_gelu, N);
         be.dropout_forward(proj, proj, NC, pdrop(cfg.hidden_pdrop), dropout_key(site_of(l, SITE_FFN_OUT)));
         be.add(a.res2, a.ln1, proj, NC);
         be.layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.res2, p.ln2w, p.ln2b, N, C, cfg.ln_eps);
@@ -328,7 +343,7 @@ void BERT::backward(float loss_scale) {
         return dproj;
     };
     const float p_hidden = pdrop(cfg.hidden_pdrop);
-    for (int l = cfg.L - 1; l >= 0; l--) {
+    for (int l = cfg.L - 1; l >= lowest_trained_block; l--) {
         const Block& p = params[l];
         const Block& g = grads[l];
         const BlockActs& a = acts[l];
@@ -339,24 +354,30 @@ void BERT::backward(float loss_scale) {
         const float* dout = branch_grad(dr, p_hidden, site_of(l, SITE_FFN_OUT));
         be.zero(dfch_gelu, (size_t)N * I * sizeof(float));
         be.matmul_backward(dfch_gelu, g.fcprojw, g.fcprojb, dout, a.fch_gelu, p.fcprojw, N, I, C);
+        lora.backward(*this, l, "output.dense.weight", dfch_gelu, dout, a.fch_gelu, N);
         be.zero(dfch, (size_t)N * I * sizeof(float));
         be.gelu_backward(dfch, dfch_gelu, a.fch, (size_t)N * I, GeluKind::Erf);
         be.matmul_backward(dr, g.fcw, g.fcb, dfch, a.ln1, p.fcw, N, C, I);
+        lora.backward(*this, l, "intermediate.dense.weight", dr, dfch, a.ln1, N);
         // dr = dL/d ln1  ->  dx = dL/d x_in (the residual plus the attention branch)
         be.zero(dx, NC * sizeof(float));
         be.layernorm_backward(dx, g.ln1w, g.ln1b, dr, a.res1, p.ln1w, a.ln1_mean, a.ln1_rstd, N, C);
         dout = branch_grad(dx, p_hidden, site_of(l, SITE_ATTN_OUT));
         be.zero(datty, NC * sizeof(float));
         be.matmul_backward(datty, g.attprojw, g.attprojb, dout, a.atty, p.attprojw, N, C, C);
+        lora.backward(*this, l, "attention.output.dense.weight", datty, dout, a.atty, N);
         be.zero(dqkv, NC * 3 * sizeof(float));
         be.attention_backward(dqkv, datty, a.qkv, a.att, mask, b, t, C, NH, false, pdrop(cfg.attn_pdrop),
                               dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.matmul_backward(dx, g.qkvw, g.qkvb, dqkv, x_in, p.qkvw, N, C, 3 * C);
+        lora.backward(*this, l, "attention.self.qkv.weight", dx, dqkv, x_in, N);
     }
-    const float* dencoded = branch_grad(dx, p_hidden, 0);
-    be.zero(dr, NC * sizeof(float));
-    be.layernorm_backward(dr, dlnew, dlneb, dencoded, emb, lnew, emb_mean, emb_rstd, N, C);
-    be.embedding_backward(dwte, dwpe, dwtt, dr, tokens, typed ? types : nullptr, b, t, C);
+    if (embeddings_trained) {
+        const float* dencoded = branch_grad(dx, p_hidden, 0);
+        be.zero(dr, NC * sizeof(float));
+        be.layernorm_backward(dr, dlnew, dlneb, dencoded, emb, lnew, emb_mean, emb_rstd, N, C);
+        be.embedding_backward(dwte, dwpe, dwtt, dr, tokens, typed ? types : nullptr, b, t, C);
+    }
     have_targets = false;  // dlogits overwrote the logits
 }
 

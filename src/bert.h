@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "heads.h"
+#include "lora.h"
 #include "model.h"
 
 enum class BertHead { None = 0, MaskedLM = 1, Classifier = 2 };
@@ -35,11 +36,13 @@ struct BertConfig {
     int num_labels = 0;  // classifier head only, >= 2
     float hidden_pdrop = 0.1f, attn_pdrop = 0.1f, classifier_pdrop = 0.1f;
     float ln_eps = 1e-12f;
+    LoraConfig lora;  // adapters on the block projections (lora.r > 0)
 };
 
 void validate(const BertConfig& cfg, const std::string& what);
 TensorTable bert_param_table(const BertConfig& cfg);
-// The config stored in weight files: max_T, V, types, L, NH, C, I, head, num_labels.
+// The config stored in weight files: max_T, V, types, L, NH, C, I, head,
+// num_labels, and the LoRA fields when it has adapters.
 ConfigFields bert_config_fields(const BertConfig& cfg);
 BertConfig bert_config_from_fields(const ConfigFields& fields, const std::string& what);
 
@@ -70,6 +73,7 @@ struct BERT : Model {
     int *tokens, *types, *key_mask;                                  // device copies of the batch
     ClassifierHead cls;  // classifier head
     MlmActs mlm{};       // masked-LM head
+    LoraLayers lora;
     // Heads (null when absent): pooler, classifier, masked-LM transform and decoder bias.
     float *poolw = nullptr, *poolb = nullptr, *clsw = nullptr, *clsb = nullptr;
     float *mlmw = nullptr, *mlmb = nullptr, *mlmlnw = nullptr, *mlmlnb = nullptr, *mlmbias = nullptr;

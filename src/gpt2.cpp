@@ -19,6 +19,7 @@ void validate(const GPT2Config& c, const std::string& what) {
         fail("padded vocab " + std::to_string(c.Vp) + " smaller than vocab " + std::to_string(c.V));
     for (float p : {c.embd_pdrop, c.attn_pdrop, c.resid_pdrop})
         if (!(p >= 0.0f && p < 1.0f)) fail("dropout " + std::to_string(p) + " not in [0, 1)");
+    if (c.lora.r && c.lora.targets.empty()) fail("LoRA rank " + std::to_string(c.lora.r) + " without targets");
     if (c.num_labels != 0 && (c.num_labels < 2 || c.num_labels > 65536))
         fail("num_labels " + std::to_string(c.num_labels) + " out of range (0 for the LM head, or 2..65536)");
 }
@@ -26,6 +27,7 @@ void validate(const GPT2Config& c, const std::string& what) {
 ConfigFields gpt2_config_fields(const GPT2Config& c) {
     ConfigFields f = {{"max_T", c.max_T}, {"V", c.V}, {"Vp", c.Vp}, {"L", c.L}, {"NH", c.NH}, {"C", c.C}};
     if (c.num_labels) f.push_back({"num_labels", c.num_labels});
+    add_lora_fields(f, c.lora, "gpt2");
     return f;
 }
 
@@ -47,6 +49,8 @@ GPT2Config gpt2_config_from_fields(const ConfigFields& fields, const std::string
     take("max_T", cfg.max_T, true), take("V", cfg.V, true), take("Vp", cfg.Vp, true);
     take("L", cfg.L, true), take("NH", cfg.NH, true), take("C", cfg.C, true);
     take("num_labels", cfg.num_labels, false);
+    cfg.lora = lora_from_fields(fields, "gpt2", what);
+    for (auto it = left.begin(); it != left.end();) it = it->first.rfind("lora_", 0) == 0 ? left.erase(it) : std::next(it);
     if (!left.empty()) throw std::runtime_error(what + ": unexpected config field '" + left.begin()->first + "'");
     validate(cfg, what);
     return cfg;
@@ -79,6 +83,7 @@ TensorTable gpt2_param_table(const GPT2Config& cfg) {
     p.add("ln_f.weight", {C});
     p.add("ln_f.bias", {C});
     if (cfg.num_labels) p.add("score.weight", {cfg.num_labels, C}, -1, true);
+    add_lora_params(p, cfg.lora, "gpt2", cfg.L, C, 4 * C);
     return p;
 }
 
@@ -126,6 +131,7 @@ GPT2::GPT2(Backend& be, const GPT2Config& config, int b, int t)
     a.add("tokens", {B, T});
     a.add("targets", {B, T});
     a.add("key_mask", {B, T});
+    LoraLayers::declare(a, cfg.lora, "gpt2", cfg.L, C, 4 * C, B * T);
 }
 
 void GPT2::allocate() {
@@ -170,12 +176,15 @@ void GPT2::allocate() {
     tokens = (int*)A.act("tokens");
     targets = (int*)A.act("targets");
     key_mask = (int*)A.act("key_mask");
+    lora.bind(A, cfg.lora, "gpt2", cfg.L, cfg.C, 4 * cfg.C);
+    set_backward_floor(cfg.L, [](const TensorInfo& t) { return t.name == "wte.weight" || t.name == "wpe.weight"; });
 }
 
 void GPT2::init_weights(uint64_t init_seed) {
     const float std_resid = 0.02f / std::sqrt(2.0f * cfg.L);
     for (const TensorInfo& t : arena.params.tensors) {
         const std::string& n = t.name;
+        if (n.find(".lora_") != std::string::npos) continue;  // init_lora below
         bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
         bool is_ln = n.find("ln_") != std::string::npos;
         std::vector<float> host(t.numel(), 0.0f);
@@ -190,6 +199,7 @@ void GPT2::init_weights(uint64_t init_seed) {
         }
         arena.be.upload(arena.param_mem + t.offset, host.data(), host.size() * sizeof(float));
     }
+    init_lora(arena, cfg.lora, "gpt2", cfg.L, cfg.C, 4 * cfg.C, init_seed);
 }
 
 // Dropout sites: 0 after the embeddings, then three per block.
@@ -224,17 +234,21 @@ float GPT2::forward(const Batch& batch) {
         // x2 = x + dropout(attn(ln_1(x)) W_proj^T + b_proj)
         be.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, res, p.ln1w, p.ln1b, N, C, 1e-5f);
         be.matmul_forward(a.qkv, a.ln1, p.qkvw, p.qkvb, N, C, 3 * C);
+        lora.forward(*this, l, "attn.c_attn.weight", a.qkv, a.ln1, N);
         be.attention_forward(a.atty, a.att, a.qkv, mask, b, t, C, NH, true, pdrop(cfg.attn_pdrop),
                              dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.matmul_forward(proj, a.atty, p.attprojw, p.attprojb, N, C, C);
+        lora.forward(*this, l, "attn.c_proj.weight", proj, a.atty, N);
         be.dropout_forward(proj, proj, (size_t)N * C, pdrop(cfg.resid_pdrop),
                            dropout_key(site_of(l, SITE_ATTN_OUT)));
         be.add(a.res2, res, proj, (size_t)N * C);
         // x3 = x2 + dropout(gelu(ln_2(x2) W_fc^T + b_fc) W_fcproj^T + b_fcproj)
         be.layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.res2, p.ln2w, p.ln2b, N, C, 1e-5f);
         be.matmul_forward(a.fch, a.ln2, p.fcw, p.fcb, N, C, 4 * C);
+        lora.forward(*this, l, "mlp.c_fc.weight", a.fch, a.ln2, N);
         be.gelu_forward(a.fch_gelu, a.fch, (size_t)N * 4 * C, GeluKind::Tanh);
         be.matmul_forward(proj, a.fch_gelu, p.fcprojw, p.fcprojb, N, 4 * C, C);
+        lora.forward(*this, l, "mlp.c_proj.weight", proj, a.fch_gelu, N);
         be.dropout_forward(proj, proj, (size_t)N * C, pdrop(cfg.resid_pdrop),
                            dropout_key(site_of(l, SITE_MLP_OUT)));
         be.add(a.res3, a.res2, proj, (size_t)N * C);
@@ -294,7 +308,7 @@ void GPT2::backward(float loss_scale) {
         be.dropout_backward(dproj, dres, NC, p, dropout_key(site));
         return dproj;
     };
-    for (int l = cfg.L - 1; l >= 0; l--) {
+    for (int l = cfg.L - 1; l >= lowest_trained_block; l--) {
         const Block& p = params[l];
         const Block& g = grads[l];
         const BlockActs& a = acts[l];
@@ -302,24 +316,30 @@ void GPT2::backward(float loss_scale) {
         const float* dout = branch_grad(pdrop(cfg.resid_pdrop), site_of(l, SITE_MLP_OUT));
         be.zero(dfch_gelu, NC * 4 * sizeof(float));
         be.matmul_backward(dfch_gelu, g.fcprojw, g.fcprojb, dout, a.fch_gelu, p.fcprojw, N, 4 * C, C);
+        lora.backward(*this, l, "mlp.c_proj.weight", dfch_gelu, dout, a.fch_gelu, N);
         be.zero(dfch, NC * 4 * sizeof(float));
         be.gelu_backward(dfch, dfch_gelu, a.fch, NC * 4, GeluKind::Tanh);
         be.zero(dln, NC * sizeof(float));
         be.matmul_backward(dln, g.fcw, g.fcb, dfch, a.ln2, p.fcw, N, C, 4 * C);
+        lora.backward(*this, l, "mlp.c_fc.weight", dln, dfch, a.ln2, N);
         be.layernorm_backward(dres, g.ln2w, g.ln2b, dln, a.res2, p.ln2w, a.ln2_mean, a.ln2_rstd, N, C);
 
         dout = branch_grad(pdrop(cfg.resid_pdrop), site_of(l, SITE_ATTN_OUT));
         be.zero(datty, NC * sizeof(float));
         be.matmul_backward(datty, g.attprojw, g.attprojb, dout, a.atty, p.attprojw, N, C, C);
+        lora.backward(*this, l, "attn.c_proj.weight", datty, dout, a.atty, N);
         be.zero(dqkv, NC * 3 * sizeof(float));
         be.attention_backward(dqkv, datty, a.qkv, a.att, mask, b, t, C, NH, true,
                               pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.zero(dln, NC * sizeof(float));
         be.matmul_backward(dln, g.qkvw, g.qkvb, dqkv, a.ln1, p.qkvw, N, C, 3 * C);
+        lora.backward(*this, l, "attn.c_attn.weight", dln, dqkv, a.ln1, N);
         be.layernorm_backward(dres, g.ln1w, g.ln1b, dln, res_in, p.ln1w, a.ln1_mean, a.ln1_rstd, N, C);
     }
-    const float* dencoded = branch_grad(pdrop(cfg.embd_pdrop), 0);
-    be.embedding_backward(dwte, dwpe, nullptr, dencoded, tokens, nullptr, b, t, C);
+    if (embeddings_trained) {
+        const float* dencoded = branch_grad(pdrop(cfg.embd_pdrop), 0);
+        be.embedding_backward(dwte, dwpe, nullptr, dencoded, tokens, nullptr, b, t, C);
+    }
     have_targets = false;  // dlogits overwrote the logits
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "heads.h"
+#include "lora.h"
 #include "model.h"
 
 struct GPT2Config {
@@ -22,6 +23,7 @@ struct GPT2Config {
     float embd_pdrop = 0.0f, attn_pdrop = 0.0f, resid_pdrop = 0.0f;
     bool decay_embeddings = true;  // nanoGPT and the HF Trainer decay wte/wpe too
     int num_labels = 0;            // > 0: the classification head "score.weight" (num_labels, C)
+    LoraConfig lora;               // adapters on the block projections (lora.r > 0)
 };
 
 // Checks that a configuration is usable; throws "<what>: <problem>" otherwise.
@@ -59,6 +61,7 @@ struct GPT2 : Model {
     int *tokens, *targets, *key_mask;  // device copies of the batch
     float *scorew = nullptr, *dscorew = nullptr;
     ClassifierHead head;  // used when cfg.num_labels > 0
+    LoraLayers lora;
 
     // Declares the parameter table; the caller may then mark tensors frozen in
     // arena.params and must call allocate() before use.

@@ -14,7 +14,9 @@
 void convert_hf_to_minitrain(const std::string& dir, const std::string& out_path);
 // A minitrain (or llm.c) weight file to a Hugging Face folder: the file's
 // architecture picks the converter. Weight files do not record dropout, so
-// the folder gets transformers' default, 0.1, for every dropout.
+// the folder gets transformers' default, 0.1, for every dropout. A model with
+// LoRA is written merged (W + s B A in place of each adapted W), as a plain
+// model of its base config; an adapter file is refused (it has no base).
 void convert_minitrain_to_hf(const std::string& path, const std::string& out_dir);
 
 // transformers' default for every dropout probability of GPT-2 and BERT.

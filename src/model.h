@@ -39,6 +39,11 @@ struct Model {
     // Dropout is on only while training; masks are keyed by (seed, step, site).
     bool training = false;
     uint64_t seed = 0, step = 0;
+    // Backward stops below the lowest block with a trainable tensor, and skips
+    // the embeddings when they are frozen: that work would only feed frozen
+    // parameters. Set by allocate() (see set_backward_floor).
+    int lowest_trained_block = 0;
+    bool embeddings_trained = true;
 
     Model(Backend& be, int max_B, int max_T) : arena(be), B(max_B), T(max_T) {}
     virtual ~Model() = default;
@@ -65,6 +70,18 @@ struct Model {
     }
 
   protected:
+    // is_embedding: the tensors below block 0 (whose gradient needs the whole backward).
+    template <typename IsEmbedding>
+    void set_backward_floor(int L, IsEmbedding is_embedding) {
+        lowest_trained_block = L;
+        embeddings_trained = false;
+        for (const TensorInfo& t : arena.params.tensors) {
+            if (!t.trainable) continue;
+            if (t.layer >= 0 && t.layer < lowest_trained_block) lowest_trained_block = t.layer;
+            if (is_embedding(t)) embeddings_trained = true;
+        }
+        if (embeddings_trained) lowest_trained_block = 0;
+    }
     DropoutKey dropout_key(uint32_t site) const { return {seed, step, site}; }
     float pdrop(float p) const { return training ? p : 0.0f; }
 };

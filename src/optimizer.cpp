@@ -26,7 +26,8 @@ void adamw_step(Arena& arena, const AdamWConfig& cfg, float lr, int t, float nor
     for (const TensorInfo& p : arena.params.tensors) {
         if (!p.trainable) continue;
         arena.be.adamw(arena.param_mem + p.offset, arena.grad_mem + p.grad_offset,
-                       arena.m_mem + p.grad_offset, arena.v_mem + p.grad_offset, p.numel(), lr,
-                       cfg.beta1, cfg.beta2, cfg.eps, p.decay ? cfg.weight_decay : 0.0f, t, scale);
+                       arena.m_mem + p.grad_offset, arena.v_mem + p.grad_offset, p.numel(),
+                       lr * p.lr_scale, cfg.beta1, cfg.beta2, cfg.eps,
+                       p.decay ? cfg.weight_decay : 0.0f, t, scale);
     }
 }

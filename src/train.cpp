@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "dataloader.h"
 #include "example_loader.h"
 #include "examples.h"
+#include "freeze.h"
 #include "gpt2.h"
 #include "metrics.h"
 #include "optimizer.h"
@@ -40,9 +42,10 @@ static const char* DEFAULT_VAL = "data/tinyshakespeare_val.bin";
 
 struct Options {
     std::string task, model, preset, train_data, val_data, test_data, tokenizer, device, checkpoint_dir, log_path;
-    std::string on_nan, prompt, metric;
-    int patience;
-    float mlm_prob;
+    std::string on_nan, prompt, metric, freeze, lora_targets;
+    int patience, lora_r;
+    float mlm_prob, layer_lr_decay, lora_alpha, lora_dropout;
+    bool lora_rslora;
     int layers, channels, heads, max_T;
     int B, T, accum, steps, epochs, warmup, eval_every, eval_batches, checkpoint_every, keep_last;
     int sample_every, sample_length, top_k, threads, print_every, stop_after, inject_nan_at;
@@ -65,6 +68,14 @@ static Options parse_options(int argc, char** argv, bool& help) {
         ("max-seq-len", "override the preset's context length", cxxopts::value<int>()->default_value("0"))
         ("dropout", "dropout after embeddings, on attention probabilities, on residual branches (and before a BERT classifier)", cxxopts::value<float>()->default_value("0.1"))
         ("device", "cpu, cuda or cuda-bf16 (default: cuda when built with it and a GPU is present, else cpu)", cxxopts::value<std::string>()->default_value(""));
+    opts.add_options("fine-tuning")
+        ("freeze", "freeze tensors: a comma-separated list of embeddings, layers:K (blocks 0..K-1), body (all but the head) and name globs", cxxopts::value<std::string>()->default_value(""))
+        ("layer-lr-decay", "layer-wise lr decay d: block i trains at lr * d^(L-i), the embeddings at lr * d^(L+1), the head at lr (1: off)", cxxopts::value<float>()->default_value("1"))
+        ("lora-r", "LoRA rank (0: no LoRA); the base weights freeze, the adapters (and a classification head) train", cxxopts::value<int>()->default_value("0"))
+        ("lora-alpha", "LoRA alpha: the adapter's output is scaled by alpha/r", cxxopts::value<float>()->default_value("8"))
+        ("lora-dropout", "dropout on the adapters' input", cxxopts::value<float>()->default_value("0"))
+        ("lora-targets", "projections to adapt (GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj; BERT: query, key, value, attention.output.dense, intermediate.dense, output.dense); default PEFT's: c_attn / query,value", cxxopts::value<std::string>()->default_value(""))
+        ("lora-rslora", "rank-stabilised LoRA: scale by alpha/sqrt(r)");
     opts.add_options("data")
         ("train-data", "lm: token file or glob of shards; classify, mlm: an examples file (bin/make_examples)", cxxopts::value<std::string>()->default_value(DEFAULT_TRAIN))
         ("val-data", "validation data of the same kind (\"\" for none); classify: early stopping and the best checkpoint use it", cxxopts::value<std::string>()->default_value(DEFAULT_VAL))
@@ -119,7 +130,7 @@ static Options parse_options(int argc, char** argv, bool& help) {
     if (!r.unmatched().empty()) throw std::runtime_error("unexpected argument '" + r.unmatched()[0] + "'");
     help = r.count("help") > 0;
     if (help) {
-        std::printf("%s\n", opts.help({"model", "data", "optimizer", "output"}).c_str());
+        std::printf("%s\n", opts.help({"model", "fine-tuning", "data", "optimizer", "output"}).c_str());
         return {};
     }
     Options o;
@@ -128,6 +139,13 @@ static Options parse_options(int argc, char** argv, bool& help) {
     o.metric = r["metric"].as<std::string>();
     o.patience = r["patience"].as<int>();
     o.mlm_prob = r["mlm-probability"].as<float>();
+    o.freeze = r["freeze"].as<std::string>();
+    o.layer_lr_decay = r["layer-lr-decay"].as<float>();
+    o.lora_r = r["lora-r"].as<int>();
+    o.lora_alpha = r["lora-alpha"].as<float>();
+    o.lora_dropout = r["lora-dropout"].as<float>();
+    o.lora_targets = r["lora-targets"].as<std::string>();
+    o.lora_rslora = r.count("lora-rslora") > 0;
     o.model = r["model"].as<std::string>();
     o.preset = r["config"].as<std::string>();
     o.layers = r["layers"].as<int>(), o.channels = r["channels"].as<int>();
@@ -173,6 +191,9 @@ static Options parse_options(int argc, char** argv, bool& help) {
     if (o.task == "mlm" && o.metric != "loss" && o.metric != "accuracy") fail("--metric " + o.metric + ": mlm evaluates loss and accuracy");
     if (o.task == "lm" && o.metric != "loss") fail("--metric " + o.metric + ": lm evaluates the loss");
     if (o.patience < 0) fail("--patience must be >= 0");
+    if (o.lora_r < 0) fail("--lora-r must be >= 0");
+    if (o.lora_r && r.count("freeze")) fail("--freeze and --lora-r are exclusive: LoRA freezes every base weight itself");
+    if (r.count("freeze") && o.freeze.empty()) fail("--freeze: empty list");
     if (!(o.mlm_prob > 0.0f && o.mlm_prob < 1.0f)) fail("--mlm-probability must be in (0, 1)");
     if (o.task != "lm" && r["train-data"].count() == 0) fail("--task " + o.task + " needs --train-data (an examples file)");
     if (o.task != "lm" && r["val-data"].count() == 0) o.val_data = "";
@@ -389,14 +410,15 @@ static Evaluation classification_evaluation(const std::vector<int>& truth, const
                                             const std::vector<std::string>& names, bool print) {
     ClassificationMetrics m = classification_metrics(truth.data(), pred.data(), probs.data(), (long long)truth.size(), K);
     if (print) std::printf("%s%s", format_report(m, names).c_str(), format_confusion(m, names).c_str());
-    return {{{"loss", loss},
-             {"accuracy", m.accuracy},
+    Evaluation e{{{"accuracy", m.accuracy},
              {"f1_macro", m.macro.f1},
              {"f1_micro", m.micro.f1},
              {"f1_weighted", m.weighted.f1},
              {"precision_macro", m.macro.precision},
              {"recall_macro", m.macro.recall},
              {"auc", m.roc_auc}}};
+    if (!std::isnan(loss)) e.metrics.insert(e.metrics.begin(), {"loss", loss});  // a baseline has none
+    return e;
 }
 
 // Runs the model over a whole data set (or its first max_batches batches) without dropout.
@@ -535,15 +557,29 @@ static int run(const Options& o) {
     if (arch == "bert" && lm) throw std::runtime_error("--task lm needs a GPT-2 model; BERT trains with --task mlm");
     const int T = o.T ? o.T : (int)1e9;
 
+    // LoRA from the flags, unless the weights being resumed carry their own.
+    LoraConfig lora;
+    if (o.lora_r) {
+        lora.r = o.lora_r, lora.alpha = o.lora_alpha, lora.rslora = o.lora_rslora, lora.dropout = o.lora_dropout;
+        std::stringstream targets(o.lora_targets);
+        for (std::string t; std::getline(targets, t, ',');) lora.targets.push_back(t);
+        validate(lora, arch);
+    }
+    auto adapters = [&](LoraConfig& c) {
+        if (resume_from.empty() || !c.r) c = lora;
+        c.dropout = o.lora_dropout;
+    };
+
     std::unique_ptr<Model> model;
     std::string description;
-    int V = 0, max_T = 0;
+    int V = 0, max_T = 0, L = 0;
     if (arch == "gpt2") {
         GPT2Config cfg = weights.empty() ? gpt2_preset(o, data_vocab) : read_gpt2_config(weights);
         cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = o.dropout;
         cfg.decay_embeddings = o.decay_embeddings;
         cfg.num_labels = num_labels;
-        V = cfg.V, max_T = cfg.max_T;
+        adapters(cfg.lora);
+        V = cfg.V, max_T = cfg.max_T, L = cfg.L;
         model = std::make_unique<GPT2>(*be, cfg, o.B, std::min(T, cfg.max_T));
         char buf[160];
         std::snprintf(buf, sizeof buf, "GPT-2 L=%d C=%d H=%d V=%d (padded %d) max T=%d%s", cfg.L, cfg.C, cfg.NH, cfg.V,
@@ -554,7 +590,8 @@ static int run(const Options& o) {
         cfg.hidden_pdrop = cfg.attn_pdrop = cfg.classifier_pdrop = o.dropout;
         cfg.head = classify ? BertHead::Classifier : BertHead::MaskedLM;
         cfg.num_labels = num_labels;
-        V = cfg.V, max_T = cfg.max_T;
+        adapters(cfg.lora);
+        V = cfg.V, max_T = cfg.max_T, L = cfg.L;
         model = std::make_unique<BERT>(*be, cfg, o.B, std::min(T, cfg.max_T));
         char buf[160];
         std::snprintf(buf, sizeof buf, "BERT L=%d C=%d H=%d I=%d V=%d max T=%d, %s head", cfg.L, cfg.C, cfg.NH, cfg.I,
@@ -566,9 +603,29 @@ static int run(const Options& o) {
     if (data_vocab > V)
         throw std::runtime_error((lm ? "--tokenizer " + o.tokenizer : "--train-data " + o.train_data) + ": vocabulary of " +
                                  std::to_string(data_vocab) + " does not fit the model's " + std::to_string(V));
+    // What trains. With LoRA: the adapters and a classification head (PEFT's
+    // modules_to_save: score, classifier), nothing else.
+    TensorTable& params = model->arena.params;
+    if (lora.r || (!resume_from.empty() && std::any_of(params.tensors.begin(), params.tensors.end(), [](const TensorInfo& t) {
+                       return t.name.find(".lora_") != std::string::npos;
+                   }))) {
+        for (TensorInfo& t : params.tensors)
+            t.trainable = t.name.find(".lora_") != std::string::npos || t.name == "score.weight" ||
+                          t.name.rfind("classifier.", 0) == 0;
+    }
+    if (!o.freeze.empty()) apply_freeze(params, o.freeze, L);
+    if (o.layer_lr_decay != 1.0f) apply_layer_lr_decay(params, o.layer_lr_decay, L);
     model->allocate();
     std::printf("device: %s, %d threads\n", be->name(), omp_get_max_threads());
     std::printf("model: %s, dropout %.2f\n", description.c_str(), o.dropout);
+    const LoraConfig& used = arch == "gpt2" ? static_cast<GPT2&>(*model).cfg.lora : static_cast<BERT&>(*model).cfg.lora;
+    if (used.r) {
+        std::string targets;
+        for (const std::string& t : used.targets) targets += (targets.empty() ? "" : ",") + t;
+        std::printf("LoRA: r %d, alpha %g (scale %g%s), dropout %g, targets %s\n", used.r, used.alpha, used.scaling(),
+                    used.rslora ? ", rsLoRA" : "", used.dropout, targets.c_str());
+    }
+    std::printf("%s", describe_groups(params).c_str());
     size_t total_params = model->arena.params.count_elements(false);
     size_t trainable_params = model->arena.params.count_elements(true);
     std::printf("parameters: %zu total, %zu trainable (%.1f%%)\n", total_params, trainable_params,

@@ -29,6 +29,7 @@ constexpr uint32_t kMaxString = 255, kMaxFields = 64, kMaxDims = 8;
 constexpr int32_t kLlmcMagic = 20240326, kLlmcVersionF32 = 3, kLlmcVersionBF16 = 5;
 constexpr uint64_t kLlmcHeaderBytes = 1024;
 const char* const kLlmcFields[] = {"max_T", "V", "Vp", "L", "NH", "C"};
+const char* const kAdapterField = "adapter";
 
 std::string config_str(const ConfigFields& fields) {
     std::string s;
@@ -135,8 +136,9 @@ std::vector<StoredTensor> gpt2_llmc_layout(const GPT2Config& c) {
 }
 
 // Same names, each once, with the same shapes; order and offsets are free.
+// An adapter holds some of the expected tensors, at least one.
 void check_tensors(const std::string& path, const std::vector<StoredTensor>& found,
-                   const std::vector<StoredTensor>& expected) {
+                   const std::vector<StoredTensor>& expected, bool adapter) {
     std::map<std::string, const StoredTensor*> want;
     for (const StoredTensor& e : expected) want[e.name] = &e;
     std::set<std::string> seen;
@@ -147,6 +149,10 @@ void check_tensors(const std::string& path, const std::vector<StoredTensor>& fou
         if (t.shape != it->second->shape)
             fail(path, "tensor '" + t.name + "' has shape " + t.shape_str() + ", expected " +
                            it->second->shape_str());
+    }
+    if (adapter) {
+        if (found.empty()) fail(path, "an adapter file without tensors");
+        return;
     }
     for (const StoredTensor& e : expected)
         if (!seen.count(e.name)) fail(path, "missing tensor '" + e.name + "'");
@@ -201,6 +207,16 @@ WeightFile read_minitrain_header(Reader& in) {
         for (const auto& f : wf.config)
             if (f.first == name) fail(path, "config field '" + name + "' appears twice");
         wf.config.emplace_back(name, value);
+    }
+    // The adapter mark is not part of the model's config: take it out.
+    auto mark = std::find_if(wf.config.begin(), wf.config.end(), [](const auto& f) { return f.first == kAdapterField; });
+    if (mark != wf.config.end()) {
+        if (mark->second != 1)
+            fail(path, std::string("config field '") + kAdapterField + "' = " + std::to_string(mark->second) +
+                           " (an adapter file has 1)");
+        wf.config.erase(mark);
+        wf.adapter = true;
+        wf.format += " adapter";
     }
 
     // Each entry takes at least 37 bytes, so a huge count runs into the end of the file long before memory.
@@ -276,7 +292,7 @@ WeightFile read_header(Reader& in) {
     if (std::memcmp(magic, kMagic, sizeof kMagic) != 0)
         fail(in.path(), "bad magic: not a minitrain or llm.c weight file");
     WeightFile wf = read_minitrain_header(in);
-    check_tensors(in.path(), wf.tensors, stored_of(param_table_for(wf, in.path())));
+    check_tensors(in.path(), wf.tensors, stored_of(param_table_for(wf, in.path())), wf.adapter);
     return wf;
 }
 
@@ -310,6 +326,7 @@ LoadReport load_weights(const std::string& path, Model& model, bool partial) {
     Reader in(path);
     WeightFile wf = read_header(in);
     if (wf.arch != model.arch()) fail(path, "holds a " + wf.arch + " model; expected " + model.arch());
+    if (wf.adapter) partial = false;
     // A partial load may change the head (a pretrained body under a new head),
     // never the body: every other field must agree.
     auto head_field = [&](const std::string& name) { return partial && (name == "head" || name == "num_labels"); };
@@ -319,8 +336,9 @@ LoadReport load_weights(const std::string& path, Model& model, bool partial) {
     for (const auto& f : model.config_fields())
         if (!head_field(f.first)) model_fields.insert(f);
     if (file_fields != model_fields)
-        fail(path, "the file's config (" + config_str(wf.config) + ") differs from the model's (" +
-                       config_str(model.config_fields()) + ")");
+        fail(path, std::string(wf.adapter ? "an adapter made for another model: its" : "the file's") + " config (" +
+                       config_str(wf.config) + ") differs from the model's (" + config_str(model.config_fields()) +
+                       ")");
     if (!model.arena.param_mem) fail(path, "cannot load into a model that is not allocated");
 
     std::map<std::string, const StoredTensor*> stored;
@@ -330,6 +348,7 @@ LoadReport load_weights(const std::string& path, Model& model, bool partial) {
     for (const TensorInfo& t : model.arena.params.tensors) {
         auto it = stored.find(t.name);
         if (it == stored.end()) {
+            if (wf.adapter) continue;
             if (!partial) fail(path, "missing tensor '" + t.name + "'");
             report.missing.push_back(t.name);
             continue;
@@ -361,32 +380,35 @@ LoadReport load_weights(const std::string& path, Model& model, bool partial) {
     return report;
 }
 
-void save_weights(const std::string& path, const Model& model) {
+// Writes the given tensors of the model (all of them, or an adapter's) with
+// the model's config, plus the adapter mark for an adapter.
+static void write_weights(const std::string& path, const Model& model, const std::vector<const TensorInfo*>& params,
+                          bool adapter) {
     const Arena& arena = model.arena;
     if (!arena.param_mem) fail(path, "cannot save a model that is not allocated");
     std::vector<unsigned char> head(kMagic, kMagic + sizeof kMagic);
     put_le(head, kVersion, 4);
     put_str(head, model.arch());
-    const ConfigFields fields = model.config_fields();
+    ConfigFields fields = model.config_fields();
+    if (adapter) fields.push_back({kAdapterField, 1});
     put_le(head, fields.size(), 4);
     for (const auto& f : fields) {
         put_str(head, f.first);
         put_le(head, (uint64_t)f.second, 8);
     }
     // Offsets depend on the header's length, so their slots are filled in once it is known.
-    const std::vector<TensorInfo>& params = arena.params.tensors;
     std::vector<size_t> offset_slots;
     put_le(head, params.size(), 4);
     size_t largest = 0;
-    for (const TensorInfo& t : params) {
-        put_str(head, t.name);
+    for (const TensorInfo* t : params) {
+        put_str(head, t->name);
         put_le(head, kDtypeF32, 4);
-        put_le(head, t.shape.size(), 4);
-        for (int d : t.shape) put_le(head, (uint64_t)d, 8);
+        put_le(head, t->shape.size(), 4);
+        for (int d : t->shape) put_le(head, (uint64_t)d, 8);
         offset_slots.push_back(head.size());
         put_le(head, 0, 8);
-        put_le(head, t.numel() * sizeof(float), 8);
-        largest = std::max(largest, t.numel());
+        put_le(head, t->numel() * sizeof(float), 8);
+        largest = std::max(largest, t->numel());
     }
     auto align = [](uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; };
     std::vector<uint64_t> offsets;
@@ -394,7 +416,7 @@ void save_weights(const std::string& path, const Model& model) {
     for (size_t i = 0; i < params.size(); i++) {
         offsets.push_back(at);
         for (int k = 0; k < 8; k++) head[offset_slots[i] + k] = (unsigned char)(at >> (8 * k));
-        at = align(at + params[i].numel() * sizeof(float));
+        at = align(at + params[i]->numel() * sizeof(float));
     }
 
     std::vector<float> host(largest);
@@ -404,10 +426,26 @@ void save_weights(const std::string& path, const Model& model) {
         uint64_t written = head.size();
         for (size_t i = 0; i < params.size(); i++) {
             std::fwrite(zeros, 1, offsets[i] - written, f);
-            size_t bytes = params[i].numel() * sizeof(float);
-            arena.be.download(host.data(), arena.param_mem + params[i].offset, bytes);
+            size_t bytes = params[i]->numel() * sizeof(float);
+            arena.be.download(host.data(), arena.param_mem + params[i]->offset, bytes);
             std::fwrite(host.data(), 1, bytes, f);
             written = offsets[i] + bytes;
         }
     });
+}
+
+void save_weights(const std::string& path, const Model& model) {
+    std::vector<const TensorInfo*> params;
+    for (const TensorInfo& t : model.arena.params.tensors) params.push_back(&t);
+    write_weights(path, model, params, false);
+}
+
+void save_adapter(const std::string& path, const Model& model) {
+    std::vector<const TensorInfo*> trainable;
+    for (const TensorInfo& t : model.arena.params.tensors)
+        if (t.trainable) trainable.push_back(&t);
+    if (trainable.empty()) fail(path, "the model has no trainable tensors to save as an adapter");
+    if (trainable.size() == model.arena.params.tensors.size())
+        fail(path, "every tensor of the model is trainable, so an adapter would hold them all: save the full weights");
+    write_weights(path, model, trainable, true);
 }

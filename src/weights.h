@@ -22,6 +22,14 @@
 // The tensors are the model's parameters by name: exactly the table that the
 // architecture and config imply (gpt2_param_table, bert_param_table).
 //
+// An adapter file is the same format holding only what fine-tuning changed:
+// its config is the whole model's plus a last field "adapter" = 1, and its
+// tensors are the model's trainable ones (LoRA's lora_A/lora_B, a trained
+// head such as score.weight or classifier.*), a non-empty subset of the table
+// the config implies, with the same shapes. It is loaded over a model that
+// already holds the base weights, and only into a model whose config is the
+// same (shape, head, LoRA rank, alpha and targets).
+//
 // llm.c checkpoint (karpathy/llm.c, train_gpt2.c): 256 little-endian int32
 // (magic 20240326, version 3 = fp32 with padded vocab, [2] max_T, [3] V,
 // [4] L, [5] NH, [6] C, [7] Vp), then the 16 parameter tensors back to back,
@@ -52,9 +60,10 @@ struct StoredTensor {
 // An llm.c checkpoint is described by the same table: one entry per layer's
 // slice of each stacked tensor, under our names.
 struct WeightFile {
-    std::string format;  // "minitrain v1" or "llm.c v3 (fp32)"
+    std::string format;  // "minitrain v1", "minitrain v1 adapter" or "llm.c v3 (fp32)"
     std::string arch;    // "gpt2" or "bert"
-    std::vector<std::pair<std::string, int64_t>> config;
+    bool adapter = false;  // an adapter file: some of the config's tensors
+    std::vector<std::pair<std::string, int64_t>> config;  // the model's, without "adapter"
     std::vector<StoredTensor> tensors;  // in file order
     uint64_t file_bytes = 0;
 };
@@ -78,7 +87,13 @@ struct LoadReport {
 // set must equal the model's. partial: only the body must agree (every config
 // field but head and num_labels, and the shape of every tensor both have);
 // fine-tuning uses it to put a pretrained body under a new head.
+// An adapter file loads its tensors over the model's and leaves the rest as
+// they are (the report is empty); its config must equal the model's, head
+// included, whatever `partial` says.
 LoadReport load_weights(const std::string& path, Model& model, bool partial = false);
 // Writes the model's parameters in the minitrain format, atomically (temp file,
 // fsync, rename).
 void save_weights(const std::string& path, const Model& model);
+// Writes an adapter file: the trainable tensors of a model that has frozen
+// ones, atomically.
+void save_adapter(const std::string& path, const Model& model);

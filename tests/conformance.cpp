@@ -378,6 +378,18 @@ void check_matmul(Backend& dut, Backend& ref, uint64_t seed, double tol) {
                 return Outputs{{"out", m.get(out, (size_t)s.N * s.OC)}};
             }, tol);
         }
+        {
+            std::string check = "matmul_accumulate " + dims;
+            Random rnd(seed, check);
+            std::vector<float> inp = rnd.uniform((size_t)s.N * s.C, -1, 1),
+                               weight = rnd.uniform((size_t)s.OC * s.C, -1, 1),
+                               start = rnd.uniform((size_t)s.N * s.OC, -1, 1);
+            compare(dut, ref, check, [&](Mem& m) {
+                float* out = m.put(start);
+                m.be.matmul_accumulate(out, m.put(inp), m.put(weight), s.N, s.C, s.OC);
+                return Outputs{{"out", m.get(out, (size_t)s.N * s.OC)}};
+            }, tol);
+        }
         for (int variant = 0; variant < 3; variant++) {
             static const char* names[] = {"all", "dinp only", "dweight+dbias only"};
             std::string check = "matmul_backward " + dims + " (" + names[variant] + ")";
@@ -473,6 +485,27 @@ void check_pointwise(Backend& dut, Backend& ref, uint64_t seed) {
             float* g = m.put(tdinp);
             m.be.tanh_backward(g, m.put(tdout), out, n);
             return Outputs{{"out", m.get(out, n)}, {"dinp", m.get(g, n)}};
+        });
+        std::string relu_check = "relu, scale, copy_block n=" + std::to_string(n);
+        Random rrnd(seed, relu_check);
+        std::vector<float> rinp = rrnd.uniform(n, -1, 1), rdout = rrnd.uniform(n, -1, 1), rdinp = rrnd.uniform(n, -1, 1);
+        compare(dut, ref, relu_check, [&](Mem& m) {
+            float* out = m.zeros(n);
+            m.be.relu_forward(out, m.put(rinp), n);
+            float* g = m.put(rdinp);
+            m.be.relu_backward(g, m.put(rdout), out, n);
+            float* x = m.put(rinp);
+            m.be.scale(x, -0.375f, n);
+            // columns [1, 1 + n/3) of an (3, n/3 + 2) block, from and into a (3, n/3) one
+            const int C = (int)n / 3, N = 3;
+            std::vector<float> base(rdinp.begin(), rdinp.begin() + std::min(n, (size_t)N * (C + 2)));
+            base.resize((size_t)N * (C + 2), 0.5f);
+            float* wide = m.put(base);
+            m.be.copy_block(wide + 1, C + 2, m.put(rdout), C, N, C, true);
+            float* narrow = m.zeros(n);
+            m.be.copy_block(narrow, C, wide + 1, C + 2, N, C, false);
+            return Outputs{{"relu", m.get(out, n)}, {"drelu", m.get(g, n)}, {"scale", m.get(x, n)},
+                           {"copy_block", m.get(narrow, n)}};
         });
         std::string check = "add n=" + std::to_string(n);
         Random rnd(seed, check);

@@ -360,6 +360,36 @@ TEST_CASE("tanh_forward matches std::tanh; tanh_backward matches finite differen
     CHECK(gradient_error(inp, dinp, loss) < kGradTol);
 }
 
+TEST_CASE("relu_backward matches finite differences and adds; scale; copy_block") {
+    std::vector<double> inp = random_vec(301, 66, -2, 2), w = random_vec(inp.size(), 67), out(inp.size());
+    for (double& x : inp)
+        if (std::fabs(x) < 1e-3) x = 0.5;  // keep finite differences off the kink
+    auto loss = [&] {
+        cpu::relu_forward(out.data(), inp.data(), inp.size());
+        return dot(out, w);
+    };
+    loss();
+    for (size_t i = 0; i < inp.size(); i++) CHECK(out[i] == std::max(inp[i], 0.0));
+    std::vector<double> dinp = random_vec(inp.size(), 68), before = dinp;
+    cpu::relu_backward(dinp.data(), w.data(), out.data(), inp.size());
+    for (size_t i = 0; i < dinp.size(); i++) dinp[i] -= before[i];
+    CHECK(gradient_error(inp, dinp, loss) < kGradTol);
+
+    std::vector<double> x = random_vec(99, 69), y = x;
+    cpu::scale(y.data(), -0.75, y.size());
+    for (size_t i = 0; i < x.size(); i++) CHECK(y[i] == -0.75 * x[i]);
+
+    // A (4 x 3) block at column 2 of a (4 x 7) matrix: written, added to, read back.
+    std::vector<double> wide = random_vec(28, 70), block = random_vec(12, 71), orig = wide, back(12);
+    cpu::copy_block(wide.data() + 2, 7, block.data(), 3, 4, 3, true);
+    for (int n = 0; n < 4; n++)
+        for (int c = 0; c < 7; c++)
+            CHECK(wide[n * 7 + c] == (c >= 2 && c < 5 ? orig[n * 7 + c] + block[n * 3 + c - 2] : orig[n * 7 + c]));
+    cpu::copy_block(wide.data() + 2, 7, block.data(), 3, 4, 3, false);
+    cpu::copy_block(back.data(), 3, wide.data() + 2, 7, 4, 3, false);
+    CHECK(back == block);
+}
+
 TEST_CASE("add and accumulate") {
     std::vector<double> a = random_vec(1001, 71), b = random_vec(1001, 72), out(a.size());
     cpu::add(out.data(), a.data(), b.data(), a.size());

@@ -176,6 +176,12 @@ TEST_CASE("matmul_forward overwrites out; matmul_backward adds, and skips null g
     std::fill(out.begin(), out.end(), std::nan(""));
     cpu::matmul_forward<double>(out.data(), inp.data(), weight.data(), nullptr, s.N, s.C, s.OC);
     CHECK(rel_error(out, reference_forward(inp, weight, {}, s), out.size()) < 1e-12);
+    // matmul_accumulate adds the product (no bias) onto what out holds.
+    const std::vector<double> start = random_vec(out.size(), 16);
+    std::vector<double> acc = start, want = reference_forward(inp, weight, {}, s);
+    cpu::matmul_accumulate(acc.data(), inp.data(), weight.data(), s.N, s.C, s.OC);
+    for (size_t i = 0; i < want.size(); i++) want[i] += start[i];
+    CHECK(rel_error(acc, want, acc.size()) < 1e-12);
 
     Grads ref = reference_backward(dout, inp, weight, s);
     const std::vector<double> dinp0 = random_vec(ref.dinp.size(), 13);

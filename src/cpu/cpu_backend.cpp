@@ -46,6 +46,9 @@ struct CpuBackend final : Backend {
                         int N, int C, int OC) override {
         cpu::matmul_forward(out, inp, weight, bias, N, C, OC);
     }
+    void matmul_accumulate(float* out, const float* inp, const float* weight, int N, int C, int OC) override {
+        cpu::matmul_accumulate(out, inp, weight, N, C, OC);
+    }
     void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                          const float* inp, const float* weight, int N, int C, int OC) override {
         cpu::matmul_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
@@ -72,11 +75,19 @@ struct CpuBackend final : Backend {
         cpu::gelu_backward(dinp, dout, inp, n, kind);
     }
     void add(float* out, const float* a, const float* b, size_t n) override { cpu::add(out, a, b, n); }
+    void relu_forward(float* out, const float* inp, size_t n) override { cpu::relu_forward(out, inp, n); }
+    void relu_backward(float* dinp, const float* dout, const float* out, size_t n) override {
+        cpu::relu_backward(dinp, dout, out, n);
+    }
     void tanh_forward(float* out, const float* inp, size_t n) override { cpu::tanh_forward(out, inp, n); }
     void tanh_backward(float* dinp, const float* dout, const float* out, size_t n) override {
         cpu::tanh_backward(dinp, dout, out, n);
     }
     void accumulate(float* dst, const float* src, size_t n) override { cpu::accumulate(dst, src, n); }
+    void scale(float* x, float alpha, size_t n) override { cpu::scale(x, alpha, n); }
+    void copy_block(float* dst, int dst_ld, const float* src, int src_ld, int N, int C, bool add) override {
+        cpu::copy_block(dst, dst_ld, src, src_ld, N, C, add);
+    }
     void dropout_forward(float* out, const float* inp, size_t n, float p, DropoutKey key) override {
         cpu::dropout_forward(out, inp, n, p, key);
     }

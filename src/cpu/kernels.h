@@ -40,6 +40,8 @@ void layernorm_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* i
 template <typename F>
 void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N, int C, int OC);
 template <typename F>
+void matmul_accumulate(F* out, const F* inp, const F* weight, int N, int C, int OC);
+template <typename F>
 void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight,
                      int N, int C, int OC);
 
@@ -58,6 +60,10 @@ void gelu_forward(F* out, const F* inp, size_t n, GeluKind kind);
 template <typename F>
 void gelu_backward(F* dinp, const F* dout, const F* inp, size_t n, GeluKind kind);
 template <typename F>
+void relu_forward(F* out, const F* inp, size_t n);
+template <typename F>
+void relu_backward(F* dinp, const F* dout, const F* out, size_t n);
+template <typename F>
 void tanh_forward(F* out, const F* inp, size_t n);
 template <typename F>
 void tanh_backward(F* dinp, const F* dout, const F* out, size_t n);
@@ -65,6 +71,10 @@ template <typename F>
 void add(F* out, const F* a, const F* b, size_t n);
 template <typename F>
 void accumulate(F* dst, const F* src, size_t n);
+template <typename F>
+void scale(F* x, F alpha, size_t n);
+template <typename F>
+void copy_block(F* dst, int dst_ld, const F* src, int src_ld, int N, int C, bool add);
 
 // dropout.cpp
 template <typename F>

@@ -188,6 +188,12 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
     gemm<F>(N, OC, C, {inp, C, 1}, {weight, 1, C}, out, false, bias);
 }
 
+// out (N,OC) += inp (N,C) @ weight (OC,C)^T.
+template <typename F>
+void matmul_accumulate(F* out, const F* inp, const F* weight, int N, int C, int OC) {
+    gemm<F>(N, OC, C, {inp, C, 1}, {weight, 1, C}, out, true, nullptr);
+}
+
 // dinp (N,C) += dout (N,OC) @ weight (OC,C);  dweight (OC,C) += dout^T @ inp (N,C);
 // dbias (OC) += sum_n dout[n,:]. A null gradient is skipped.
 // dbias adds the rows in order per column, in fixed chunks of columns.
@@ -215,6 +221,8 @@ template void matmul_forward<float>(float*, const float*, const float*, const fl
                                     int);
 template void matmul_forward<double>(double*, const double*, const double*, const double*, int, int,
                                      int);
+template void matmul_accumulate<float>(float*, const float*, const float*, int, int, int);
+template void matmul_accumulate<double>(double*, const double*, const double*, int, int, int);
 template void matmul_backward<float>(float*, float*, float*, const float*, const float*,
                                      const float*, int, int, int);
 template void matmul_backward<double>(double*, double*, double*, const double*, const double*,

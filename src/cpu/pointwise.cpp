@@ -1,4 +1,5 @@
-// Elementwise kernels: GELU and tanh with their derivatives, add, accumulate. Elements are
+// Elementwise kernels: GELU, ReLU and tanh with their derivatives, add, accumulate,
+// scale, and the column-block copy. Elements are
 // independent, so any split over threads gives the same bits.
 #include <cmath>
 
@@ -58,6 +59,20 @@ void gelu_backward(F* dinp, const F* dout, const F* inp, size_t n, GeluKind kind
     }
 }
 
+// out = max(inp, 0) (P-tuning's prompt encoder); out, inp (n).
+template <typename F>
+void relu_forward(F* out, const F* inp, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] > F(0) ? inp[i] : F(0);
+}
+
+// dinp += dout * (out > 0), from the saved output (which is > 0 exactly where inp is).
+template <typename F>
+void relu_backward(F* dinp, const F* dout, const F* out, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > F(0) ? dout[i] : F(0);
+}
+
 // out = tanh(inp) (BERT's pooler); out, inp (n). std::tanh: few elements, exact.
 template <typename F>
 void tanh_forward(F* out, const F* inp, size_t n) {
@@ -90,6 +105,35 @@ template void gelu_forward<float>(float*, const float*, size_t, GeluKind);
 template void gelu_forward<double>(double*, const double*, size_t, GeluKind);
 template void gelu_backward<float>(float*, const float*, const float*, size_t, GeluKind);
 template void gelu_backward<double>(double*, const double*, const double*, size_t, GeluKind);
+// x *= alpha; x (n).
+template <typename F>
+void scale(F* x, F alpha, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] *= alpha;
+}
+
+// dst[n*dst_ld + c] (+)= src[n*src_ld + c] for n < N, c < C.
+template <typename F>
+void copy_block(F* dst, int dst_ld, const F* src, int src_ld, int N, int C, bool add) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        F* d = dst + (size_t)n * dst_ld;
+        const F* s = src + (size_t)n * src_ld;
+        if (add)
+            for (int c = 0; c < C; c++) d[c] += s[c];
+        else
+            for (int c = 0; c < C; c++) d[c] = s[c];
+    }
+}
+
+template void relu_forward<float>(float*, const float*, size_t);
+template void relu_forward<double>(double*, const double*, size_t);
+template void relu_backward<float>(float*, const float*, const float*, size_t);
+template void relu_backward<double>(double*, const double*, const double*, size_t);
+template void scale<float>(float*, float, size_t);
+template void scale<double>(double*, double, size_t);
+template void copy_block<float>(float*, int, const float*, int, int, int, bool);
+template void copy_block<double>(double*, int, const double*, int, int, int, bool);
 template void tanh_forward<float>(float*, const float*, size_t);
 template void tanh_forward<double>(double*, const double*, size_t);
 template void tanh_backward<float>(float*, const float*, const float*, size_t);
