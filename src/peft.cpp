@@ -26,10 +26,10 @@ struct PeftView {
     std::string arch;
     LoraConfig lora;
     int L = 0, C = 0, I = 0;
-    std::string prefix;                 // the body's path inside the HF class: "transformer.", "bert." or ""
-    json task_type;                     // PEFT's TaskType, or null
-    std::string module_to_save;         // the head PEFT saves whole ("score", "classifier"), or ""
-    std::vector<std::string> head;      // our names of that head's tensors
+    std::string prefix;             // the body's path inside the HF class: "transformer.", "bert." or ""
+    json task_type;                 // PEFT's TaskType, or null
+    std::string module_to_save;     // the head PEFT saves whole ("score", "classifier"), or ""
+    std::vector<std::string> head;  // our names of that head's tensors
 };
 
 PeftView view_of(const Model& model, const std::string& where) {
@@ -143,7 +143,8 @@ void save_peft_adapter(const std::string& dir, const Model& model, const std::st
     }
     write_safetensors(hf_path(dir, "adapter_model.safetensors"), tensors);
     const std::string text = adapter_config(v, base_model_name_or_path).dump(2) + "\n";
-    write_atomically(hf_path(dir, "adapter_config.json"), [&](FILE* f) { std::fwrite(text.data(), 1, text.size(), f); });
+    write_atomically(hf_path(dir, "adapter_config.json"),
+                     [&](FILE* f) { std::fwrite(text.data(), 1, text.size(), f); });
 }
 
 void convert_to_peft(const std::string& path, const std::string& dir, const std::string& base_model_name_or_path) {

@@ -209,7 +209,8 @@ WeightFile read_minitrain_header(Reader& in) {
         wf.config.emplace_back(name, value);
     }
     // The adapter mark is not part of the model's config: take it out.
-    auto mark = std::find_if(wf.config.begin(), wf.config.end(), [](const auto& f) { return f.first == kAdapterField; });
+    auto mark =
+        std::find_if(wf.config.begin(), wf.config.end(), [](const auto& f) { return f.first == kAdapterField; });
     if (mark != wf.config.end()) {
         if (mark->second != 1)
             fail(path, std::string("config field '") + kAdapterField + "' = " + std::to_string(mark->second) +

@@ -82,7 +82,7 @@ TEST_CASE("train --task classify: learns the task, reports metrics, keeps the be
                                     ws.file("test.bin"),
                                 ws);
     REQUIRE_MESSAGE(r.status == 0, r.err);
-    CHECK(r.out.find("majority-class baseline on the validation data: loss") != std::string::npos);
+    CHECK(r.out.find("majority-class baseline on the validation data: accuracy") != std::string::npos);
     CHECK(r.out.find("macro avg") != std::string::npos);       // the classification report
     CHECK(r.out.find("true \\ predicted") != std::string::npos);  // the confusion matrix
     CHECK(r.out.find("test majority-class baseline") != std::string::npos);

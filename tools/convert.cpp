@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
         if (!args.unmatched().empty())
             throw std::runtime_error("unexpected argument '" + args.unmatched().front() + "' (see --help)");
         if (args.count("from-hf") + args.count("to-hf") + args.count("to-peft") != 1)
-            throw std::runtime_error("give exactly one of --from-hf DIR and --to-hf FILE, or --to-peft FILE (see --help)");
+            throw std::runtime_error(
+                "give exactly one of --from-hf DIR and --to-hf FILE, or --to-peft FILE (see --help)");
         if (args.count("base") && !args.count("to-peft"))
             throw std::runtime_error("--base goes with --to-peft (see --help)");
         if (!args.count("output")) throw std::runtime_error("no --output given (see --help)");

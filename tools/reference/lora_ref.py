@@ -19,17 +19,18 @@ tensor, base weights included. The venv is bert_ref.py's, plus
 >= 1.13, so it would pull a torch 2 into the venv; peft 0.7.1 installs the same
 way but has no use_rslora, which fixture 2 needs). With torch 1.13.0a0,
 transformers 4.36.2, peft 0.8.2 and accelerate 0.25.0 the largest relative
-difference (max abs difference over max abs value, per tensor) was 7.8e-16
-(BERT classifier, with the LoRA dropout masks below put into PEFT's
-lora_dropout modules); logits and losses 1.1e-16 or exact: float64 rounding.
-PEFT adapted exactly the modules listed below in each case. One naming
-difference showed: PEFT matches a target by suffix, so its "output.dense"
-would adapt BERT's attention.output.dense too; the check targets the FFN's
-output.dense alone by regular expression, which is what minitrain's
-"output.dense" means.
+difference (max abs difference over max abs value, per tensor) was 1.4e-15
+(GPT-2 LM, h.0.ln_2.weight's gradient), 7.8e-16 with the LoRA dropout masks
+below put into PEFT's lora_dropout modules (BERT classifier); logits 2.7e-16
+or less, losses exact: float64 rounding. The check stops unless PEFT adapted
+exactly the modules listed below. One naming difference showed: PEFT matches a
+target by suffix, so its "output.dense" adapts BERT's attention.output.dense
+too; the check names the FFN's output.dense alone by a regular expression,
+which is what minitrain's "output.dense" means.
 
 The models are gpt2_ref.py's and bert_ref.py's. They call lin() for every
-projection, and adapters() puts a lin() that adds the LoRA terms in its place:
+projection, and Lora.adapters_on() puts a lin() that adds the LoRA terms in
+its place:
     y = x W^T + b + s * dropout(x) A^T B^T,   s = alpha/r (rsLoRA: alpha/sqrt(r))
 A (r, in), B (width, r); an adapter may cover a block of output columns of a
 wider layer (BERT's query, key and value each own a third of the fused qkv).
@@ -107,8 +108,8 @@ def lora_sites(arch, c, i):
 
 
 class Lora:
-    """One model's adapters: the config, and each adapter's site in block l as a Site whose path
-    and base carry the block's prefix, with its dropout site id."""
+    """One model's adapters: the config, and the adapters in the runtime's order, each a Site whose
+    path and base carry its block's prefix, with its dropout site id."""
 
     def __init__(self, arch, r, alpha, rslora, targets, layers, c, i):
         self.arch, self.r, self.alpha, self.rslora, self.targets = arch, r, alpha, rslora, targets
@@ -163,9 +164,9 @@ def with_adapters(lora, model_loss, lora_drop):
 
 
 def lora_fixture(lora, config, batch, base_weights, model_loss, heads, seed, dropout=None):
-    """The fixture's entries, and all its weights. heads: the base tensors that train. dropout:
-    (the entries that configure the model's dropout, its Dropout) for a dropout. forward and
-    backward with the LoRA dropout at LORA_PDROP."""
+    """The fixture's entries, and all its weights (base and adapters). heads: the base tensors that
+    train. dropout, if given: (the entries that set the model's dropout, its Dropout) for one more
+    forward and backward with that dropout and the LoRA dropout at LORA_PDROP."""
     weights = {**base_weights, **lora.draw(torch.Generator().manual_seed(seed))}
     trainable = {n: p for n, p in weights.items() if ".lora_" in n or n in heads}
     frozen = {n: p.to(DTYPE) for n, p in weights.items() if n not in trainable}
@@ -188,9 +189,9 @@ def lora_fixture(lora, config, batch, base_weights, model_loss, heads, seed, dro
     return entries, weights
 
 
-def gpt2_config(b, t, **extra):
+def gpt2_config(**extra):
     r = gpt2_ref
-    return dict(L=r.L, C=r.C, NH=r.NH, V=r.V, Vp=r.VP, max_T=r.MAX_T, B=b, T=t, **extra)
+    return dict(L=r.L, C=r.C, NH=r.NH, V=r.V, Vp=r.VP, max_T=r.MAX_T, B=r.B, T=r.T, **extra)
 
 
 def bert_config(head):
@@ -216,14 +217,14 @@ def gpt2_lm_case():
 
     lora = Lora("gpt2", 4, 8, False, ["c_attn", "attn.c_proj", "c_fc", "mlp.c_proj"], r.L, r.C, 4 * r.C)
     batch = {"tokens": tokens, "targets": targets}
-    return lora, gpt2_config(r.B, r.T), batch, weights, model_loss, ()
+    return lora, gpt2_config(), batch, weights, model_loss, ()
 
 
 def gpt2_classify_case():
     _, weights, batch = bert_ref.gpt2_fixture(4444)  # gpt2_classify.bin's weights and batch
     r = gpt2_ref
     lora = Lora("gpt2", 4, 8, True, ["c_attn"], r.L, r.C, 4 * r.C)
-    config = gpt2_config(r.B, r.T, num_labels=bert_ref.NUM_LABELS)
+    config = gpt2_config(num_labels=bert_ref.NUM_LABELS)
     return lora, config, batch, weights, lambda w, _drop: bert_ref.gpt2_classify(w, batch), ("score.weight",)
 
 
