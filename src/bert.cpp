@@ -27,6 +27,9 @@ void validate(const BertConfig& c, const std::string& what) {
         if (!(p >= 0.0f && p < 1.0f)) fail("dropout " + std::to_string(p) + " not in [0, 1)");
     if (!(c.ln_eps > 0.0f)) fail("layer_norm_eps must be > 0");
     if (c.lora.r && c.lora.targets.empty()) fail("LoRA rank " + std::to_string(c.lora.r) + " without targets");
+    validate(c.prompt, what);
+    if (c.prompt.n >= c.max_T)
+        fail(std::to_string(c.prompt.n) + " virtual tokens leave no room in the context of " + std::to_string(c.max_T));
 }
 
 static std::string layer_name(int l, const char* rest) { return "encoder.layer." + std::to_string(l) + "." + rest; }
@@ -71,6 +74,7 @@ TensorTable bert_param_table(const BertConfig& cfg) {
         p.add("cls.predictions.bias", {cfg.V});
     }
     add_lora_params(p, cfg.lora, "bert", cfg.L, C, I);
+    add_prompt_params(p, cfg.prompt, cfg.L, C);
     return p;
 }
 
@@ -79,6 +83,7 @@ ConfigFields bert_config_fields(const BertConfig& c) {
                       {"NH", c.NH},       {"C", c.C},  {"I", c.I},              {"head", (int)c.head},
                       {"num_labels", c.num_labels}};
     add_lora_fields(f, c.lora, "bert");
+    add_prompt_fields(f, c.prompt);
     return f;
 }
 
@@ -89,7 +94,9 @@ BertConfig bert_config_from_fields(const ConfigFields& fields, const std::string
     int* slots[] = {&cfg.max_T, &cfg.V, &cfg.types, &cfg.L, &cfg.NH, &cfg.C, &cfg.I, &head, &cfg.num_labels};
     const ConfigFields names = bert_config_fields(cfg);  // the fields without LoRA
     cfg.lora = lora_from_fields(fields, "bert", what);
-    for (auto it = left.begin(); it != left.end();) it = it->first.rfind("lora_", 0) == 0 ? left.erase(it) : std::next(it);
+    cfg.prompt = prompt_from_fields(fields, what);
+    for (auto it = left.begin(); it != left.end();)
+        it = it->first.rfind("lora_", 0) == 0 || it->first.rfind("prompt_", 0) == 0 ? left.erase(it) : std::next(it);
     for (size_t i = 0; i < names.size(); i++) {
         auto it = left.find(names[i].first);
         if (it == left.end()) throw std::runtime_error(what + ": missing config field '" + names[i].first + "'");
@@ -108,15 +115,18 @@ BertConfig bert_config_from_fields(const ConfigFields& fields, const std::string
 
 BERT::BERT(Backend& be, const BertConfig& config, int b, int t) : Model(be, b, t), cfg(config) {
     validate(cfg, "model config");
-    if (B < 1 || T < 1 || T > cfg.max_T)
-        throw std::runtime_error("batch " + std::to_string(B) + "x" + std::to_string(T) +
-                                 " does not fit the model (max T " + std::to_string(cfg.max_T) + ")");
+    check_context(B, T, cfg.prompt.n, cfg.max_T);
     const int C = cfg.C, I = cfg.I;
     arena.params = bert_param_table(cfg);
+    // The blocks see T real tokens plus any prepended virtual ones; with
+    // prefixes, attention sees n more keys and the qkv table n more rows.
     TensorTable& a = arena.acts;
-    const int att = (int)be.attention_saved_floats(B, T, cfg.NH);
+    const bool prefixed = cfg.prompt.kind == PromptKind::Prefix;
+    const int real_T = T, n = cfg.prompt.n, T = real_T + (prefixed ? 0 : n);
+    const int att = (int)be.attention_saved_floats(B, prefixed ? n + T : T, cfg.NH);
+    const int qkv_rows = B * T + (prefixed ? n : 0);
     for (int l = 0; l < cfg.L; l++) {
-        a.add(layer_name(l, "qkv"), {B, T, 3 * C}, l);
+        a.add(layer_name(l, "qkv"), {qkv_rows, 3 * C}, l);
         a.add(layer_name(l, "att"), {att}, l);
         for (const char* n : {"atty", "res1", "ln1", "res2", "ln2"}) a.add(layer_name(l, n), {B, T, C}, l);
         for (const char* n : {"ln1_mean", "ln1_rstd", "ln2_mean", "ln2_rstd"}) a.add(layer_name(l, n), {B, T}, l);
@@ -126,7 +136,7 @@ BERT::BERT(Backend& be, const BertConfig& config, int b, int t) : Model(be, b, t
     for (const char* n : {"emb", "encoded", "proj", "dx", "dr", "dproj", "datty"}) a.add(n, {B, T, C});
     a.add("emb_mean", {B, T});
     a.add("emb_rstd", {B, T});
-    a.add("dqkv", {B, T, 3 * C});
+    a.add("dqkv", {qkv_rows, 3 * C});
     a.add("dfch", {B, T, I});
     a.add("dfch_gelu", {B, T, I});
     for (const char* n : {"tokens", "types", "key_mask"}) a.add(n, {B, T});  // ints in float-sized slots
@@ -139,6 +149,7 @@ BERT::BERT(Backend& be, const BertConfig& config, int b, int t) : Model(be, b, t
         a.add("mlm.logits", {B * T, cfg.V});  // also holds dlogits during backward
     }
     LoraLayers::declare(a, cfg.lora, "bert", cfg.L, C, I, B * T);
+    Prompts::declare(a, cfg.prompt, cfg.L, C, B, real_T);
 }
 
 void BERT::allocate() {
@@ -194,13 +205,18 @@ void BERT::allocate() {
                       (int*)act("mlm.rows"), (int*)act("mlm.targets")};
     }
     lora.bind(A, cfg.lora, "bert", cfg.L, cfg.C, cfg.I);
-    set_backward_floor(cfg.L, [](const TensorInfo& t) { return t.name.rfind("embeddings.", 0) == 0; });
+    prompts.bind(A, cfg.prompt, cfg.L, cfg.C);
+    for (BlockActs& a : acts) a.qkv += prompts.qkv_offset();  // after the prefix rows
+    dqkv_src = dqkv;
+    dqkv += prompts.qkv_offset();
+    set_backward_floor(
+        cfg.L, [](const TensorInfo& t) { return t.name.rfind("embeddings.", 0) == 0; }, prompts.prepends(), prompts.prefixes());
 }
 
 void BERT::init_weights(uint64_t init_seed) {
     for (const TensorInfo& t : arena.params.tensors) {
         const std::string& n = t.name;
-        if (n.find(".lora_") != std::string::npos) continue;  // init_lora below
+        if (is_adapter_tensor(n)) continue;  // init_lora and Prompts::init below
         bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
         bool is_ln = n.find("LayerNorm") != std::string::npos;
         std::vector<float> host(t.numel(), 0.0f);
@@ -214,35 +230,46 @@ void BERT::init_weights(uint64_t init_seed) {
         arena.be.upload(arena.param_mem + t.offset, host.data(), host.size() * sizeof(float));
     }
     init_lora(arena, cfg.lora, "bert", cfg.L, cfg.C, cfg.I, init_seed);
+    Prompts::init(arena, cfg.prompt, init_seed);
 }
 
 // Dropout sites: 0 after the embeddings, three per block, then the classifier's.
 static uint32_t site_of(int layer, int k) { return 1 + 3 * (uint32_t)layer + (uint32_t)k; }
 enum { SITE_ATTN_PROBS = 0, SITE_ATTN_OUT = 1, SITE_FFN_OUT = 2 };
 
-float BERT::forward(const Batch& batch) {
+float BERT::forward(const Batch& real) {
+    check_batch(real, B, T, cfg.V);
+    if (real.labels && cfg.head != BertHead::Classifier) throw std::runtime_error("labels need a classifier head");
+    if (real.targets && cfg.head != BertHead::MaskedLM) throw std::runtime_error("targets need a masked-LM head");
+    const int real_N = real.b * real.t;
+    typed = real.types != nullptr;
+    if (typed)
+        for (int i = 0; i < real_N; i++)
+            if (real.types[i] < 0 || real.types[i] >= cfg.types)
+                throw std::runtime_error("token type " + std::to_string(real.types[i]) + " out of range for " +
+                                         std::to_string(cfg.types) + " types");
+    // From here on the sequence includes any prepended virtual tokens.
+    const PromptedBatch prompted(real, prompts.extra_tokens());
+    const Batch& batch = prompted.batch;
     const int b = batch.b, t = batch.t;
-    check_batch(batch, B, T, cfg.V);
-    if (batch.labels && cfg.head != BertHead::Classifier) throw std::runtime_error("labels need a classifier head");
-    if (batch.targets && cfg.head != BertHead::MaskedLM) throw std::runtime_error("targets need a masked-LM head");
     Backend& be = arena.be;
     const int C = cfg.C, I = cfg.I, NH = cfg.NH, N = b * t;
     const size_t NC = (size_t)N * C;
     cur_B = b, cur_T = t;
-    be.upload(tokens, batch.tokens, N * sizeof(int));
-    typed = batch.types != nullptr;
-    if (typed) {
-        for (int i = 0; i < N; i++)
-            if (batch.types[i] < 0 || batch.types[i] >= cfg.types)
-                throw std::runtime_error("token type " + std::to_string(batch.types[i]) + " out of range for " +
-                                         std::to_string(cfg.types) + " types");
-        be.upload(types, batch.types, N * sizeof(int));
-    }
+    be.upload(tokens, real.tokens, real_N * sizeof(int));
+    if (typed) be.upload(types, real.types, real_N * sizeof(int));
     masked = upload_key_mask(be, key_mask, batch);
     const int* mask = masked ? key_mask : nullptr;
+    prompts.encode(be);
+    if (prompts.prefixes()) prompts.prepare_prefix(be, batch, masked);
 
     // x = dropout(LN(word[tokens] + position[t] + type[types]))          (B,T,C)
-    be.embedding_forward(emb, tokens, typed ? types : nullptr, wte, wpe, wtt, b, t, C);
+    // (prompts: their rows first, type 0; prefixes: real tokens from position n)
+    if (prompts.prepends())
+        prompts.embed(be, emb, tokens, typed ? types : nullptr, wte, wpe, wtt, b, real.t);
+    else
+        be.embedding_forward(emb, tokens, typed ? types : nullptr, wte, wpe + (size_t)prompts.position_offset() * C, wtt,
+                             b, t, C);
     be.layernorm_forward(encoded, emb_mean, emb_rstd, emb, lnew, lneb, N, C, cfg.ln_eps);
     be.dropout_forward(encoded, encoded, NC, pdrop(cfg.hidden_pdrop), dropout_key(0));
     const float* x = encoded;
@@ -252,8 +279,12 @@ float BERT::forward(const Batch& batch) {
         // ln1 = LN(x + dropout(attn(x W_qkv^T + b_qkv) W_o^T + b_o))
         be.matmul_forward(a.qkv, x, p.qkvw, p.qkvb, N, C, 3 * C);
         lora.forward(*this, l, "attention.self.qkv.weight", a.qkv, x, N);
-        be.attention_forward(a.atty, a.att, a.qkv, mask, b, t, C, NH, false, pdrop(cfg.attn_pdrop),
-                             dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        if (prompts.prefixes())
+            prompts.prefix_attention_forward(be, l, a.atty, a.att, a.qkv - (size_t)cfg.prompt.n * 3 * C, b, t, NH, false,
+                                             masked, pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        else
+            be.attention_forward(a.atty, a.att, a.qkv, mask, b, t, C, NH, false, pdrop(cfg.attn_pdrop),
+                                 dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.matmul_forward(proj, a.atty, p.attprojw, p.attprojb, N, C, C);
         lora.forward(*this, l, "attention.output.dense.weight", proj, a.atty, N);
         be.dropout_forward(proj, proj, NC, pdrop(cfg.hidden_pdrop), dropout_key(site_of(l, SITE_ATTN_OUT)));
@@ -272,9 +303,9 @@ float BERT::forward(const Batch& batch) {
     }
 
     if (cfg.head == BertHead::Classifier) {
-        // The pooler reads each sequence's first token, [CLS].
+        // The pooler reads each sequence's first real token, [CLS].
         std::vector<int> rows(b);
-        for (int i = 0; i < b; i++) rows[i] = i * t;
+        for (int i = 0; i < b; i++) rows[i] = i * t + prompts.extra_tokens();
         have_targets = batch.labels != nullptr;
         return cls.forward(be, x, rows.data(), batch.labels, b, pdrop(cfg.classifier_pdrop),
                            dropout_key(site_of(cfg.L, 0)));
@@ -315,6 +346,7 @@ void BERT::backward(float loss_scale) {
     const int* mask = masked ? key_mask : nullptr;
 
     // dx = dL/d(the last block's output)
+    prompts.begin_backward(be);
     be.zero(dx, NC * sizeof(float));
     if (cfg.head == BertHead::Classifier) {
         cls.backward(be, dx, b, loss_scale, pdrop(cfg.classifier_pdrop), dropout_key(site_of(cfg.L, 0)));
@@ -366,9 +398,14 @@ void BERT::backward(float loss_scale) {
         be.zero(datty, NC * sizeof(float));
         be.matmul_backward(datty, g.attprojw, g.attprojb, dout, a.atty, p.attprojw, N, C, C);
         lora.backward(*this, l, "attention.output.dense.weight", datty, dout, a.atty, N);
-        be.zero(dqkv, NC * 3 * sizeof(float));
-        be.attention_backward(dqkv, datty, a.qkv, a.att, mask, b, t, C, NH, false, pdrop(cfg.attn_pdrop),
-                              dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        if (prompts.prefixes()) {
+            prompts.prefix_attention_backward(be, l, dqkv_src, datty, a.att, b, t, NH, false, masked,
+                                              pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        } else {
+            be.zero(dqkv, NC * 3 * sizeof(float));
+            be.attention_backward(dqkv, datty, a.qkv, a.att, mask, b, t, C, NH, false, pdrop(cfg.attn_pdrop),
+                                  dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        }
         be.matmul_backward(dx, g.qkvw, g.qkvb, dqkv, x_in, p.qkvw, N, C, 3 * C);
         lora.backward(*this, l, "attention.self.qkv.weight", dx, dqkv, x_in, N);
     }
@@ -376,8 +413,13 @@ void BERT::backward(float loss_scale) {
         const float* dencoded = branch_grad(dx, p_hidden, 0);
         be.zero(dr, NC * sizeof(float));
         be.layernorm_backward(dr, dlnew, dlneb, dencoded, emb, lnew, emb_mean, emb_rstd, N, C);
-        be.embedding_backward(dwte, dwpe, dwtt, dr, tokens, typed ? types : nullptr, b, t, C);
+        if (prompts.prepends())
+            prompts.embed_backward(be, dwte, dwpe, dwtt, dr, tokens, typed ? types : nullptr, b, t - cfg.prompt.n);
+        else
+            be.embedding_backward(dwte, dwpe ? dwpe + (size_t)prompts.position_offset() * C : nullptr, dwtt, dr, tokens,
+                                  typed ? types : nullptr, b, t, C);
     }
+    prompts.encode_backward(be);
     have_targets = false;  // dlogits overwrote the logits
 }
 

@@ -21,6 +21,7 @@
 #include "heads.h"
 #include "lora.h"
 #include "model.h"
+#include "prompts.h"
 
 enum class BertHead { None = 0, MaskedLM = 1, Classifier = 2 };
 
@@ -36,7 +37,8 @@ struct BertConfig {
     int num_labels = 0;  // classifier head only, >= 2
     float hidden_pdrop = 0.1f, attn_pdrop = 0.1f, classifier_pdrop = 0.1f;
     float ln_eps = 1e-12f;
-    LoraConfig lora;  // adapters on the block projections (lora.r > 0)
+    LoraConfig lora;      // adapters on the block projections (lora.r > 0)
+    PromptConfig prompt;  // prompt tuning, P-tuning or prefix tuning
 };
 
 void validate(const BertConfig& cfg, const std::string& what);
@@ -74,6 +76,8 @@ struct BERT : Model {
     ClassifierHead cls;  // classifier head
     MlmActs mlm{};       // masked-LM head
     LoraLayers lora;
+    Prompts prompts;
+    float* dqkv_src;  // dqkv, or with prefixes the n rows before it too
     // Heads (null when absent): pooler, classifier, masked-LM transform and decoder bias.
     float *poolw = nullptr, *poolb = nullptr, *clsw = nullptr, *clsb = nullptr;
     float *mlmw = nullptr, *mlmb = nullptr, *mlmlnw = nullptr, *mlmlnb = nullptr, *mlmbias = nullptr;

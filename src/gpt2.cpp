@@ -20,6 +20,9 @@ void validate(const GPT2Config& c, const std::string& what) {
     for (float p : {c.embd_pdrop, c.attn_pdrop, c.resid_pdrop})
         if (!(p >= 0.0f && p < 1.0f)) fail("dropout " + std::to_string(p) + " not in [0, 1)");
     if (c.lora.r && c.lora.targets.empty()) fail("LoRA rank " + std::to_string(c.lora.r) + " without targets");
+    validate(c.prompt, what);
+    if (c.prompt.n >= c.max_T)
+        fail(std::to_string(c.prompt.n) + " virtual tokens leave no room in the context of " + std::to_string(c.max_T));
     if (c.num_labels != 0 && (c.num_labels < 2 || c.num_labels > 65536))
         fail("num_labels " + std::to_string(c.num_labels) + " out of range (0 for the LM head, or 2..65536)");
 }
@@ -28,6 +31,7 @@ ConfigFields gpt2_config_fields(const GPT2Config& c) {
     ConfigFields f = {{"max_T", c.max_T}, {"V", c.V}, {"Vp", c.Vp}, {"L", c.L}, {"NH", c.NH}, {"C", c.C}};
     if (c.num_labels) f.push_back({"num_labels", c.num_labels});
     add_lora_fields(f, c.lora, "gpt2");
+    add_prompt_fields(f, c.prompt);
     return f;
 }
 
@@ -50,7 +54,9 @@ GPT2Config gpt2_config_from_fields(const ConfigFields& fields, const std::string
     take("L", cfg.L, true), take("NH", cfg.NH, true), take("C", cfg.C, true);
     take("num_labels", cfg.num_labels, false);
     cfg.lora = lora_from_fields(fields, "gpt2", what);
-    for (auto it = left.begin(); it != left.end();) it = it->first.rfind("lora_", 0) == 0 ? left.erase(it) : std::next(it);
+    cfg.prompt = prompt_from_fields(fields, what);
+    for (auto it = left.begin(); it != left.end();)
+        it = it->first.rfind("lora_", 0) == 0 || it->first.rfind("prompt_", 0) == 0 ? left.erase(it) : std::next(it);
     if (!left.empty()) throw std::runtime_error(what + ": unexpected config field '" + left.begin()->first + "'");
     validate(cfg, what);
     return cfg;
@@ -84,26 +90,29 @@ TensorTable gpt2_param_table(const GPT2Config& cfg) {
     p.add("ln_f.bias", {C});
     if (cfg.num_labels) p.add("score.weight", {cfg.num_labels, C}, -1, true);
     add_lora_params(p, cfg.lora, "gpt2", cfg.L, C, 4 * C);
+    add_prompt_params(p, cfg.prompt, cfg.L, C);
     return p;
 }
 
 GPT2::GPT2(Backend& be, const GPT2Config& config, int b, int t)
     : Model(be, b, t), cfg(config) {
     validate(cfg, "model config");
-    if (B < 1 || T < 1 || T > cfg.max_T)
-        throw std::runtime_error("batch " + std::to_string(B) + "x" + std::to_string(T) +
-                                 " does not fit the model (max T " + std::to_string(cfg.max_T) + ")");
+    check_context(B, T, cfg.prompt.n, cfg.max_T);
     const int C = cfg.C;
     arena.params = gpt2_param_table(cfg);
 
+    // The blocks see T real tokens plus any prepended virtual ones; with
+    // prefixes, attention sees n more keys and the qkv table n more rows.
     TensorTable& a = arena.acts;
-    const int NH = cfg.NH;
-    int att = (int)be.attention_saved_floats(B, T, NH);
+    const int NH = cfg.NH, real_T = T, n = cfg.prompt.n, T = real_T + (cfg.prompt.kind == PromptKind::Prefix ? 0 : n);
+    const bool prefixed = cfg.prompt.kind == PromptKind::Prefix;
+    int att = (int)be.attention_saved_floats(B, prefixed ? n + T : T, NH);
+    const int qkv_rows = B * T + (prefixed ? n : 0);
     for (int l = 0; l < cfg.L; l++) {
         a.add(block_name(l, "ln1"), {B, T, C}, l);
         a.add(block_name(l, "ln1_mean"), {B, T}, l);
         a.add(block_name(l, "ln1_rstd"), {B, T}, l);
-        a.add(block_name(l, "qkv"), {B, T, 3 * C}, l);
+        a.add(block_name(l, "qkv"), {qkv_rows, 3 * C}, l);
         a.add(block_name(l, "att"), {att}, l);
         a.add(block_name(l, "atty"), {B, T, C}, l);
         a.add(block_name(l, "res2"), {B, T, C}, l);
@@ -124,7 +133,7 @@ GPT2::GPT2(Backend& be, const GPT2Config& config, int b, int t)
         a.add("logits", {B, T, cfg.Vp});  // also holds dlogits during backward
         a.add("losses", {B, T});
     }
-    a.add("dqkv", {B, T, 3 * C});
+    a.add("dqkv", {qkv_rows, 3 * C});
     a.add("dfch", {B, T, 4 * C});
     a.add("dfch_gelu", {B, T, 4 * C});
     // Token ids are 4-byte ints kept in float-sized slots of the same block.
@@ -132,6 +141,7 @@ GPT2::GPT2(Backend& be, const GPT2Config& config, int b, int t)
     a.add("targets", {B, T});
     a.add("key_mask", {B, T});
     LoraLayers::declare(a, cfg.lora, "gpt2", cfg.L, C, 4 * C, B * T);
+    Prompts::declare(a, cfg.prompt, cfg.L, C, B, real_T);
 }
 
 void GPT2::allocate() {
@@ -177,14 +187,19 @@ void GPT2::allocate() {
     targets = (int*)A.act("targets");
     key_mask = (int*)A.act("key_mask");
     lora.bind(A, cfg.lora, "gpt2", cfg.L, cfg.C, 4 * cfg.C);
-    set_backward_floor(cfg.L, [](const TensorInfo& t) { return t.name == "wte.weight" || t.name == "wpe.weight"; });
+    prompts.bind(A, cfg.prompt, cfg.L, cfg.C);
+    for (BlockActs& a : acts) a.qkv += prompts.qkv_offset();  // after the prefix rows
+    dqkv_src = dqkv;
+    dqkv += prompts.qkv_offset();
+    set_backward_floor(
+        cfg.L, [](const TensorInfo& t) { return t.name == "wte.weight" || t.name == "wpe.weight"; }, prompts.prepends(), prompts.prefixes());
 }
 
 void GPT2::init_weights(uint64_t init_seed) {
     const float std_resid = 0.02f / std::sqrt(2.0f * cfg.L);
     for (const TensorInfo& t : arena.params.tensors) {
         const std::string& n = t.name;
-        if (n.find(".lora_") != std::string::npos) continue;  // init_lora below
+        if (is_adapter_tensor(n)) continue;  // init_lora and Prompts::init below
         bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
         bool is_ln = n.find("ln_") != std::string::npos;
         std::vector<float> host(t.numel(), 0.0f);
@@ -200,6 +215,7 @@ void GPT2::init_weights(uint64_t init_seed) {
         arena.be.upload(arena.param_mem + t.offset, host.data(), host.size() * sizeof(float));
     }
     init_lora(arena, cfg.lora, "gpt2", cfg.L, cfg.C, 4 * cfg.C, init_seed);
+    Prompts::init(arena, cfg.prompt, init_seed);
 }
 
 // Dropout sites: 0 after the embeddings, then three per block.
@@ -212,20 +228,29 @@ float GPT2::forward(const int* host_tokens, const int* host_targets, int b, int 
     return forward(batch);
 }
 
-float GPT2::forward(const Batch& batch) {
+float GPT2::forward(const Batch& real) {
+    check_batch(real, B, T, cfg.V);
+    if (cfg.num_labels && real.targets) throw std::runtime_error("a GPT-2 with a classification head takes labels, not targets");
+    if (!cfg.num_labels && real.labels) throw std::runtime_error("a GPT-2 with the LM head takes targets, not labels");
+    // From here on the sequence includes any prepended virtual tokens.
+    const PromptedBatch prompted(real, prompts.extra_tokens());
+    const Batch& batch = prompted.batch;
     const int b = batch.b, t = batch.t;
-    check_batch(batch, B, T, cfg.V);
-    if (cfg.num_labels && batch.targets) throw std::runtime_error("a GPT-2 with a classification head takes labels, not targets");
-    if (!cfg.num_labels && batch.labels) throw std::runtime_error("a GPT-2 with the LM head takes targets, not labels");
     Backend& be = arena.be;
     const int C = cfg.C, NH = cfg.NH, N = b * t;
     cur_B = b, cur_T = t;
-    be.upload(tokens, batch.tokens, N * sizeof(int));
+    be.upload(tokens, real.tokens, (size_t)b * real.t * sizeof(int));
     masked = upload_key_mask(be, key_mask, batch);
     const int* mask = masked ? key_mask : nullptr;
+    prompts.encode(be);
+    if (prompts.prefixes()) prompts.prepare_prefix(be, batch, masked);
 
     // x = dropout(wte[tokens] + wpe[positions])                    (B,T,C)
-    be.embedding_forward(encoded, tokens, nullptr, wte, wpe, nullptr, b, t, C);
+    // (prompts: their rows first; prefixes: real tokens from position n)
+    if (prompts.prepends())
+        prompts.embed(be, encoded, tokens, nullptr, wte, wpe, nullptr, b, real.t);
+    else
+        be.embedding_forward(encoded, tokens, nullptr, wte, wpe + (size_t)prompts.position_offset() * C, nullptr, b, t, C);
     be.dropout_forward(encoded, encoded, (size_t)N * C, pdrop(cfg.embd_pdrop), dropout_key(0));
     const float* res = encoded;
     for (int l = 0; l < cfg.L; l++) {
@@ -235,8 +260,12 @@ float GPT2::forward(const Batch& batch) {
         be.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, res, p.ln1w, p.ln1b, N, C, 1e-5f);
         be.matmul_forward(a.qkv, a.ln1, p.qkvw, p.qkvb, N, C, 3 * C);
         lora.forward(*this, l, "attn.c_attn.weight", a.qkv, a.ln1, N);
-        be.attention_forward(a.atty, a.att, a.qkv, mask, b, t, C, NH, true, pdrop(cfg.attn_pdrop),
-                             dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        if (prompts.prefixes())
+            prompts.prefix_attention_forward(be, l, a.atty, a.att, a.qkv - (size_t)cfg.prompt.n * 3 * C, b, t, NH, true,
+                                             masked, pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        else
+            be.attention_forward(a.atty, a.att, a.qkv, mask, b, t, C, NH, true, pdrop(cfg.attn_pdrop),
+                                 dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.matmul_forward(proj, a.atty, p.attprojw, p.attprojb, N, C, C);
         lora.forward(*this, l, "attn.c_proj.weight", proj, a.atty, N);
         be.dropout_forward(proj, proj, (size_t)N * C, pdrop(cfg.resid_pdrop),
@@ -286,6 +315,7 @@ void GPT2::backward(float loss_scale) {
     const int b = cur_B, t = cur_T, C = cfg.C, NH = cfg.NH, N = b * t;
     const size_t NC = (size_t)N * C;
     const int* mask = masked ? key_mask : nullptr;
+    prompts.begin_backward(be);
     be.zero(dln, NC * sizeof(float));
     if (cfg.num_labels) {
         head.backward(be, dln, b, loss_scale, 0.0f, {});
@@ -328,9 +358,14 @@ void GPT2::backward(float loss_scale) {
         be.zero(datty, NC * sizeof(float));
         be.matmul_backward(datty, g.attprojw, g.attprojb, dout, a.atty, p.attprojw, N, C, C);
         lora.backward(*this, l, "attn.c_proj.weight", datty, dout, a.atty, N);
-        be.zero(dqkv, NC * 3 * sizeof(float));
-        be.attention_backward(dqkv, datty, a.qkv, a.att, mask, b, t, C, NH, true,
-                              pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        if (prompts.prefixes()) {
+            prompts.prefix_attention_backward(be, l, dqkv_src, datty, a.att, b, t, NH, true, masked,
+                                              pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        } else {
+            be.zero(dqkv, NC * 3 * sizeof(float));
+            be.attention_backward(dqkv, datty, a.qkv, a.att, mask, b, t, C, NH, true, pdrop(cfg.attn_pdrop),
+                                  dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        }
         be.zero(dln, NC * sizeof(float));
         be.matmul_backward(dln, g.qkvw, g.qkvb, dqkv, a.ln1, p.qkvw, N, C, 3 * C);
         lora.backward(*this, l, "attn.c_attn.weight", dln, dqkv, a.ln1, N);
@@ -338,8 +373,13 @@ void GPT2::backward(float loss_scale) {
     }
     if (embeddings_trained) {
         const float* dencoded = branch_grad(pdrop(cfg.embd_pdrop), 0);
-        be.embedding_backward(dwte, dwpe, nullptr, dencoded, tokens, nullptr, b, t, C);
+        if (prompts.prepends())
+            prompts.embed_backward(be, dwte, dwpe, nullptr, dencoded, tokens, nullptr, b, t - cfg.prompt.n);
+        else
+            be.embedding_backward(dwte, dwpe ? dwpe + (size_t)prompts.position_offset() * C : nullptr, nullptr,
+                                  dencoded, tokens, nullptr, b, t, C);
     }
+    prompts.encode_backward(be);
     have_targets = false;  // dlogits overwrote the logits
 }
 

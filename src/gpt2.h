@@ -12,6 +12,7 @@
 #include "heads.h"
 #include "lora.h"
 #include "model.h"
+#include "prompts.h"
 
 struct GPT2Config {
     int max_T = 1024;  // context length (rows of wpe)
@@ -24,6 +25,7 @@ struct GPT2Config {
     bool decay_embeddings = true;  // nanoGPT and the HF Trainer decay wte/wpe too
     int num_labels = 0;            // > 0: the classification head "score.weight" (num_labels, C)
     LoraConfig lora;               // adapters on the block projections (lora.r > 0)
+    PromptConfig prompt;           // prompt tuning, P-tuning or prefix tuning
 };
 
 // Checks that a configuration is usable; throws "<what>: <problem>" otherwise.
@@ -58,13 +60,16 @@ struct GPT2 : Model {
     // Whole-model activations and backward scratch shared by all blocks.
     float *encoded, *proj, *lnf, *lnf_mean, *lnf_rstd, *logits, *losses;  // proj: (B,T,C) scratch
     float *dres, *dproj, *dln, *dqkv, *datty, *dfch, *dfch_gelu;
+    float* dqkv_src;  // dqkv, or with prefixes the n rows before it too
     int *tokens, *targets, *key_mask;  // device copies of the batch
     float *scorew = nullptr, *dscorew = nullptr;
     ClassifierHead head;  // used when cfg.num_labels > 0
     LoraLayers lora;
+    Prompts prompts;
 
     // Declares the parameter table; the caller may then mark tensors frozen in
     // arena.params and must call allocate() before use.
+    // B x T real tokens at most; prompts add their virtual tokens on top (n + T <= max_T).
     GPT2(Backend& be, const GPT2Config& cfg, int B, int T);
     std::string arch() const override { return "gpt2"; }
     ConfigFields config_fields() const override { return gpt2_config_fields(cfg); }

@@ -2,6 +2,10 @@
 
 #include <stdexcept>
 
+bool is_adapter_tensor(const std::string& name) {
+    return name.find(".lora_") != std::string::npos || name.rfind("prompt.", 0) == 0 || name.rfind("prefix.", 0) == 0;
+}
+
 void check_batch(const Batch& batch, int max_B, int max_T, int V) {
     const int b = batch.b, t = batch.t;
     if (b < 1 || b > max_B || t < 1 || t > max_T)
@@ -17,6 +21,15 @@ void check_batch(const Batch& batch, int max_B, int max_T, int V) {
             if (batch.lengths[i] < 1 || batch.lengths[i] > t)
                 throw std::runtime_error("sequence length " + std::to_string(batch.lengths[i]) + " not in 1.." +
                                          std::to_string(t));
+}
+
+void check_context(int B, int T, int n, int max_T) {
+    if (B < 1 || T < 1 || T > max_T)
+        throw std::runtime_error("batch " + std::to_string(B) + "x" + std::to_string(T) +
+                                 " does not fit the model (max T " + std::to_string(max_T) + ")");
+    if (n + T > max_T)
+        throw std::runtime_error(std::to_string(n) + " virtual tokens + " + std::to_string(T) +
+                                 " tokens exceed the model's context of " + std::to_string(max_T));
 }
 
 bool upload_key_mask(Backend& be, int* key_mask, const Batch& batch) {

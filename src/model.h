@@ -26,9 +26,15 @@ struct Batch {
 // Checks a batch against the largest one a model is sized for (max_B x max_T),
 // its vocabulary, and itself (lengths in 1..t); throws a one-line message.
 void check_batch(const Batch& batch, int max_B, int max_T, int V);
+// Checks that B x T real tokens plus n virtual ones fit a context of max_T.
+void check_context(int B, int T, int n, int max_T);
 // Uploads key_mask (b,t) (1 = a real token) when the batch has padding, and
 // says whether it did: without padding attention needs no mask.
 bool upload_key_mask(Backend& be, int* key_mask, const Batch& batch);
+
+// Adapter tensors (LoRA's "*.lora_A/B.*", "prompt.*", "prefix.*") are the
+// ones parameter-efficient methods train; models initialise them apart.
+bool is_adapter_tensor(const std::string& name);
 
 // Integer fields describing a model's shape, as a weight file stores them.
 using ConfigFields = std::vector<std::pair<std::string, int64_t>>;
@@ -70,17 +76,18 @@ struct Model {
     }
 
   protected:
-    // is_embedding: the tensors below block 0 (whose gradient needs the whole backward).
+    // is_embedding: the model's tensors below block 0. Prepended prompts
+    // ("prompt.*") enter there too; prefixes enter every block.
     template <typename IsEmbedding>
-    void set_backward_floor(int L, IsEmbedding is_embedding) {
+    void set_backward_floor(int L, IsEmbedding is_embedding, bool prompts_prepended, bool prefixed) {
         lowest_trained_block = L;
         embeddings_trained = false;
         for (const TensorInfo& t : arena.params.tensors) {
             if (!t.trainable) continue;
             if (t.layer >= 0 && t.layer < lowest_trained_block) lowest_trained_block = t.layer;
-            if (is_embedding(t)) embeddings_trained = true;
+            if (is_embedding(t) || (prompts_prepended && t.name.rfind("prompt.", 0) == 0)) embeddings_trained = true;
         }
-        if (embeddings_trained) lowest_trained_block = 0;
+        if (embeddings_trained || prefixed) lowest_trained_block = 0;
     }
     DropoutKey dropout_key(uint32_t site) const { return {seed, step, site}; }
     float pdrop(float p) const { return training ? p : 0.0f; }

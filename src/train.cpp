@@ -42,8 +42,8 @@ static const char* DEFAULT_VAL = "data/tinyshakespeare_val.bin";
 
 struct Options {
     std::string task, model, preset, train_data, val_data, test_data, tokenizer, device, checkpoint_dir, log_path;
-    std::string on_nan, prompt, metric, freeze, lora_targets;
-    int patience, lora_r;
+    std::string on_nan, prompt, metric, freeze, lora_targets, prompt_method, adapter;
+    int patience, lora_r, prompt_tokens, prompt_hidden;
     float mlm_prob, layer_lr_decay, lora_alpha, lora_dropout;
     bool lora_rslora;
     int layers, channels, heads, max_T;
@@ -75,7 +75,11 @@ static Options parse_options(int argc, char** argv, bool& help) {
         ("lora-alpha", "LoRA alpha: the adapter's output is scaled by alpha/r", cxxopts::value<float>()->default_value("8"))
         ("lora-dropout", "dropout on the adapters' input", cxxopts::value<float>()->default_value("0"))
         ("lora-targets", "projections to adapt (GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj; BERT: query, key, value, attention.output.dense, intermediate.dense, output.dense); default PEFT's: c_attn / query,value", cxxopts::value<std::string>()->default_value(""))
-        ("lora-rslora", "rank-stabilised LoRA: scale by alpha/sqrt(r)");
+        ("lora-rslora", "rank-stabilised LoRA: scale by alpha/sqrt(r)")
+        ("adapter", "an adapter file (written at the end of a LoRA or prompt run) over the --model it was trained on; its LoRA/prompt settings replace the flags'", cxxopts::value<std::string>()->default_value(""))
+        ("prompt-method", "prompt (prompt tuning), ptuning (P-tuning, MLP encoder) or prefix (prefix tuning / P-tuning v2); the base weights freeze", cxxopts::value<std::string>()->default_value(""))
+        ("prompt-tokens", "virtual tokens of the prompt method", cxxopts::value<int>()->default_value("20"))
+        ("prompt-hidden", "ptuning: the MLP encoder's width (PEFT's encoder_hidden_size); prefix: the reparameterisation width (0: none)", cxxopts::value<int>()->default_value("0"));
     opts.add_options("data")
         ("train-data", "lm: token file or glob of shards; classify, mlm: an examples file (bin/make_examples)", cxxopts::value<std::string>()->default_value(DEFAULT_TRAIN))
         ("val-data", "validation data of the same kind (\"\" for none); classify: early stopping and the best checkpoint use it", cxxopts::value<std::string>()->default_value(DEFAULT_VAL))
@@ -146,6 +150,10 @@ static Options parse_options(int argc, char** argv, bool& help) {
     o.lora_dropout = r["lora-dropout"].as<float>();
     o.lora_targets = r["lora-targets"].as<std::string>();
     o.lora_rslora = r.count("lora-rslora") > 0;
+    o.prompt_method = r["prompt-method"].as<std::string>();
+    o.adapter = r["adapter"].as<std::string>();
+    o.prompt_tokens = r["prompt-tokens"].as<int>();
+    o.prompt_hidden = r["prompt-hidden"].as<int>();
     o.model = r["model"].as<std::string>();
     o.preset = r["config"].as<std::string>();
     o.layers = r["layers"].as<int>(), o.channels = r["channels"].as<int>();
@@ -194,6 +202,10 @@ static Options parse_options(int argc, char** argv, bool& help) {
     if (o.lora_r < 0) fail("--lora-r must be >= 0");
     if (o.lora_r && r.count("freeze")) fail("--freeze and --lora-r are exclusive: LoRA freezes every base weight itself");
     if (r.count("freeze") && o.freeze.empty()) fail("--freeze: empty list");
+    if (!o.adapter.empty() && (o.lora_r || !o.prompt_method.empty()))
+        fail("--adapter carries its own LoRA or prompt settings: drop --lora-r and --prompt-method");
+    if (!o.adapter.empty() && o.model.empty()) fail("--adapter needs --model, the weights it was trained on");
+    if (!o.prompt_method.empty() && r.count("freeze")) fail("--freeze and --prompt-method are exclusive: prompt methods freeze every base weight");
     if (!(o.mlm_prob > 0.0f && o.mlm_prob < 1.0f)) fail("--mlm-probability must be in (0, 1)");
     if (o.task != "lm" && r["train-data"].count() == 0) fail("--task " + o.task + " needs --train-data (an examples file)");
     if (o.task != "lm" && r["val-data"].count() == 0) o.val_data = "";
@@ -565,22 +577,48 @@ static int run(const Options& o) {
         for (std::string t; std::getline(targets, t, ',');) lora.targets.push_back(t);
         validate(lora, arch);
     }
-    auto adapters = [&](LoraConfig& c) {
+    if (!o.model.empty() && read_weight_file(o.model).adapter)
+        throw std::runtime_error("--model " + o.model + ": an adapter file; give the base weights as --model and this as --adapter");
+    if (!o.adapter.empty()) {
+        const WeightFile af = read_weight_file(o.adapter);
+        if (!af.adapter) throw std::runtime_error("--adapter " + o.adapter + ": not an adapter file (it holds a whole model: use --model)");
+        if (af.arch != arch) throw std::runtime_error("--adapter " + o.adapter + ": made for " + af.arch + ", the model is " + arch);
+        lora = lora_from_fields(af.config, arch, o.adapter);
+    }
+    PromptConfig prompt = !o.adapter.empty() ? prompt_from_fields(read_weight_file(o.adapter).config, o.adapter) : PromptConfig{};
+    if (!o.prompt_method.empty()) {
+        prompt.kind = prompt_kind(o.prompt_method), prompt.n = o.prompt_tokens, prompt.hidden = o.prompt_hidden;
+        validate(prompt, "--prompt-method " + o.prompt_method);
+    }
+    // A resumed run keeps the adapters its weights carry.
+    auto adapters = [&](LoraConfig& c, PromptConfig& pc) {
         if (resume_from.empty() || !c.r) c = lora;
         c.dropout = o.lora_dropout;
+        if (resume_from.empty() || pc.kind == PromptKind::None) pc = prompt;
     };
 
+    auto check_fits = [&](int context, int n) {
+        if (o.T + n > context)
+            throw std::runtime_error("--seq-len " + std::to_string(o.T) + (n ? " plus " + std::to_string(n) + " virtual tokens" : "") +
+                                     " exceeds the model's context of " + std::to_string(context));
+    };
     std::unique_ptr<Model> model;
     std::string description;
-    int V = 0, max_T = 0, L = 0;
+    int V = 0, max_T = 0, L = 0, virtual_tokens = 0;
+    // What both architectures' configs get; returns the real tokens per sequence.
+    auto complete = [&](auto& cfg) {
+        cfg.num_labels = num_labels;
+        adapters(cfg.lora, cfg.prompt);
+        V = cfg.V, max_T = cfg.max_T, L = cfg.L, virtual_tokens = cfg.prompt.n;
+        check_fits(max_T, virtual_tokens);
+        return std::min(T, cfg.max_T - cfg.prompt.n);
+    };
     if (arch == "gpt2") {
         GPT2Config cfg = weights.empty() ? gpt2_preset(o, data_vocab) : read_gpt2_config(weights);
         cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = o.dropout;
         cfg.decay_embeddings = o.decay_embeddings;
-        cfg.num_labels = num_labels;
-        adapters(cfg.lora);
-        V = cfg.V, max_T = cfg.max_T, L = cfg.L;
-        model = std::make_unique<GPT2>(*be, cfg, o.B, std::min(T, cfg.max_T));
+        const int t = complete(cfg);
+        model = std::make_unique<GPT2>(*be, cfg, o.B, t);
         char buf[160];
         std::snprintf(buf, sizeof buf, "GPT-2 L=%d C=%d H=%d V=%d (padded %d) max T=%d%s", cfg.L, cfg.C, cfg.NH, cfg.V,
                       cfg.Vp, cfg.max_T, classify ? ", classification head" : "");
@@ -589,30 +627,23 @@ static int run(const Options& o) {
         BertConfig cfg = weights.empty() ? bert_preset(o, data_vocab) : read_bert_config(weights);
         cfg.hidden_pdrop = cfg.attn_pdrop = cfg.classifier_pdrop = o.dropout;
         cfg.head = classify ? BertHead::Classifier : BertHead::MaskedLM;
-        cfg.num_labels = num_labels;
-        adapters(cfg.lora);
-        V = cfg.V, max_T = cfg.max_T, L = cfg.L;
-        model = std::make_unique<BERT>(*be, cfg, o.B, std::min(T, cfg.max_T));
+        const int t = complete(cfg);
+        model = std::make_unique<BERT>(*be, cfg, o.B, t);
         char buf[160];
         std::snprintf(buf, sizeof buf, "BERT L=%d C=%d H=%d I=%d V=%d max T=%d, %s head", cfg.L, cfg.C, cfg.NH, cfg.I,
                       cfg.V, cfg.max_T, classify ? "classification" : "masked-LM");
         description = buf;
     }
-    if (o.T > max_T)
-        throw std::runtime_error("--seq-len " + std::to_string(o.T) + " exceeds the model's context of " + std::to_string(max_T));
     if (data_vocab > V)
         throw std::runtime_error((lm ? "--tokenizer " + o.tokenizer : "--train-data " + o.train_data) + ": vocabulary of " +
                                  std::to_string(data_vocab) + " does not fit the model's " + std::to_string(V));
-    // What trains. With LoRA: the adapters and a classification head (PEFT's
-    // modules_to_save: score, classifier), nothing else.
+    // What trains. With adapters (LoRA, prompts): they and a classification
+    // head (PEFT's modules_to_save: score, classifier), nothing else.
     TensorTable& params = model->arena.params;
-    if (lora.r || (!resume_from.empty() && std::any_of(params.tensors.begin(), params.tensors.end(), [](const TensorInfo& t) {
-                       return t.name.find(".lora_") != std::string::npos;
-                   }))) {
+    auto is_adapter = [](const TensorInfo& t) { return is_adapter_tensor(t.name); };
+    if (std::any_of(params.tensors.begin(), params.tensors.end(), is_adapter))
         for (TensorInfo& t : params.tensors)
-            t.trainable = t.name.find(".lora_") != std::string::npos || t.name == "score.weight" ||
-                          t.name.rfind("classifier.", 0) == 0;
-    }
+            t.trainable = is_adapter(t) || t.name == "score.weight" || t.name.rfind("classifier.", 0) == 0;
     if (!o.freeze.empty()) apply_freeze(params, o.freeze, L);
     if (o.layer_lr_decay != 1.0f) apply_layer_lr_decay(params, o.layer_lr_decay, L);
     model->allocate();
@@ -624,6 +655,13 @@ static int run(const Options& o) {
         for (const std::string& t : used.targets) targets += (targets.empty() ? "" : ",") + t;
         std::printf("LoRA: r %d, alpha %g (scale %g%s), dropout %g, targets %s\n", used.r, used.alpha, used.scaling(),
                     used.rslora ? ", rsLoRA" : "", used.dropout, targets.c_str());
+    }
+    const PromptConfig& prompted = arch == "gpt2" ? static_cast<GPT2&>(*model).cfg.prompt : static_cast<BERT&>(*model).cfg.prompt;
+    if (prompted.kind != PromptKind::None) {
+        static const char* names[] = {"", "prompt tuning", "P-tuning (MLP encoder)", "prefix tuning"};
+        std::printf("prompts: %s, %d virtual tokens", names[(int)prompted.kind], prompted.n);
+        if (prompted.hidden) std::printf(", encoder width %d", prompted.hidden);
+        std::printf("\n");
     }
     std::printf("%s", describe_groups(params).c_str());
     size_t total_params = model->arena.params.count_elements(false);
@@ -652,6 +690,10 @@ static int run(const Options& o) {
         };
         if (!r.missing.empty()) std::printf("  initialised fresh (not in the file): %s\n", list(r.missing).c_str());
         if (!r.unused.empty()) std::printf("  not used (another head's): %s\n", list(r.unused).c_str());
+        if (!o.adapter.empty()) {
+            load_weights(o.adapter, *model);
+            std::printf("adapter: %s\n", o.adapter.c_str());
+        }
     } else {
         model->init_weights(o.seed);
     }
@@ -819,6 +861,11 @@ static int run(const Options& o) {
     if (val && !last_eval.metrics.empty()) std::printf(", validation %s", metrics_line(last_eval).c_str());
     if (val && lm) std::printf(" (unigram baseline %.4f)", baseline);
     std::printf("\n");
+    if (std::any_of(params.tensors.begin(), params.tensors.end(), is_adapter)) {
+        const std::string path = o.checkpoint_dir + "/adapter.bin";
+        save_adapter(path, *model);
+        std::printf("adapter (the trained tensors alone): %s\n", path.c_str());
+    }
     if (lm && o.sample_length > 0) print_sample(static_cast<GPT2&>(*model), *tok, o, st.sample_rng);
     if (test) {
         const std::string best = o.checkpoint_dir + "/best/model.bin";

@@ -330,7 +330,11 @@ LoadReport load_weights(const std::string& path, Model& model, bool partial) {
     if (wf.adapter) partial = false;
     // A partial load may change the head (a pretrained body under a new head),
     // never the body: every other field must agree.
-    auto head_field = [&](const std::string& name) { return partial && (name == "head" || name == "num_labels"); };
+    // Adapters (lora_*, prompt_*) are added on top of a body the same way.
+    auto head_field = [&](const std::string& name) {
+        return partial && (name == "head" || name == "num_labels" || name.rfind("lora_", 0) == 0 ||
+                           name.rfind("prompt_", 0) == 0);
+    };
     std::map<std::string, int64_t> file_fields, model_fields;
     for (const auto& f : wf.config)
         if (!head_field(f.first)) file_fields.insert(f);

@@ -85,8 +85,9 @@ struct LoadReport {
 // Loads a file (either format) into an allocated model of the same
 // architecture; rejects non-finite values. Strict: the config and the tensor
 // set must equal the model's. partial: only the body must agree (every config
-// field but head and num_labels, and the shape of every tensor both have);
-// fine-tuning uses it to put a pretrained body under a new head.
+// field but head, num_labels and the adapters' lora_* / prompt_*, and the
+// shape of every tensor both have); fine-tuning uses it to put a pretrained
+// body under a new head and new adapters.
 // An adapter file loads its tensors over the model's and leaves the rest as
 // they are (the report is empty); its config must equal the model's, head
 // included, whatever `partial` says.
