@@ -116,8 +116,14 @@ BertConfig bert_config_from_fields(const ConfigFields& fields, const std::string
 BERT::BERT(Backend& be, const BertConfig& config, int b, int t) : Model(be, b, t), cfg(config) {
     validate(cfg, "model config");
     check_context(B, T, cfg.prompt.n, cfg.max_T);
-    const int C = cfg.C, I = cfg.I;
     arena.params = bert_param_table(cfg);
+}
+
+// Activations are declared here, once the caller has settled what trains:
+// the inputs of frozen linear layers are not kept per block.
+void BERT::declare_activations() {
+    const int C = cfg.C, I = cfg.I;
+    Backend& be = arena.be;
     // The blocks see T real tokens plus any prepended virtual ones; with
     // prefixes, attention sees n more keys and the qkv table n more rows.
     TensorTable& a = arena.acts;
@@ -125,14 +131,26 @@ BERT::BERT(Backend& be, const BertConfig& config, int b, int t) : Model(be, b, t
     const int real_T = T, n = cfg.prompt.n, T = real_T + (prefixed ? 0 : n);
     const int att = (int)be.attention_saved_floats(B, prefixed ? n + T : T, cfg.NH);
     const int qkv_rows = B * T + (prefixed ? n : 0);
+    std::map<std::string, int> shared;  // inputs kept once for all blocks: name -> width
     for (int l = 0; l < cfg.L; l++) {
+        // A linear layer's input is kept per block only when backward needs it.
+        auto input = [&](const char* name, int width, std::initializer_list<std::string> paths) {
+            if (needs_input(paths)) a.add(layer_name(l, name), {B, T, width}, l);
+            else shared.insert({name, width});
+        };
+        // ln2, the block's output, is the next block's qkv input.
+        const std::string next = layer_name(l + 1, "attention.self.");
+        input("ln2", C, {next + "qkv", next + "query", next + "key", next + "value"});
+        input("atty", C, {layer_name(l, "attention.output.dense")});
+        input("ln1", C, {layer_name(l, "intermediate.dense")});
+        input("fch_gelu", I, {layer_name(l, "output.dense")});
         a.add(layer_name(l, "qkv"), {qkv_rows, 3 * C}, l);
         a.add(layer_name(l, "att"), {att}, l);
-        for (const char* n : {"atty", "res1", "ln1", "res2", "ln2"}) a.add(layer_name(l, n), {B, T, C}, l);
+        for (const char* n : {"res1", "res2"}) a.add(layer_name(l, n), {B, T, C}, l);
         for (const char* n : {"ln1_mean", "ln1_rstd", "ln2_mean", "ln2_rstd"}) a.add(layer_name(l, n), {B, T}, l);
         a.add(layer_name(l, "fch"), {B, T, I}, l);
-        a.add(layer_name(l, "fch_gelu"), {B, T, I}, l);
     }
+    for (const auto& [name, width] : shared) a.add("shared." + name, {B, T, width});
     for (const char* n : {"emb", "encoded", "proj", "dx", "dr", "dproj", "datty"}) a.add(n, {B, T, C});
     a.add("emb_mean", {B, T});
     a.add("emb_rstd", {B, T});
@@ -153,6 +171,7 @@ BERT::BERT(Backend& be, const BertConfig& config, int b, int t) : Model(be, b, t
 }
 
 void BERT::allocate() {
+    declare_activations();
     arena.allocate();
     const Arena& A = arena;
     auto param = [&](const std::string& n) { return A.params.find(n) ? A.param(n) : nullptr; };
@@ -175,7 +194,9 @@ void BERT::allocate() {
         };
         params[l] = views(param);
         grads[l] = views(grad);
-        auto act = [&](const char* n) { return A.act(layer_name(l, n)); };
+        auto act = [&](const char* n) {
+            return A.acts.find(layer_name(l, n)) ? A.act(layer_name(l, n)) : A.act(std::string("shared.") + n);
+        };
         acts[l] = BlockActs{act("qkv"), act("att"),      act("atty"),     act("res1"),     act("ln1"),
                             act("ln1_mean"), act("ln1_rstd"), act("fch"), act("fch_gelu"), act("res2"),
                             act("ln2"),  act("ln2_mean"), act("ln2_rstd")};

@@ -84,6 +84,9 @@ struct BERT : Model {
     float *dpoolw = nullptr, *dpoolb = nullptr, *dclsw = nullptr, *dclsb = nullptr;
     float *dmlmw = nullptr, *dmlmb = nullptr, *dmlmlnw = nullptr, *dmlmlnb = nullptr, *dmlmbias = nullptr;
 
+    // Declares the parameter table; the caller may then mark tensors frozen and
+    // must call allocate() (which declares the activations for what trains).
+    // B x T real tokens at most; prompts add their virtual tokens (n + T <= max_T).
     BERT(Backend& be, const BertConfig& cfg, int B, int T);
     std::string arch() const override { return "bert"; }
     ConfigFields config_fields() const override { return bert_config_fields(cfg); }
@@ -103,6 +106,7 @@ struct BERT : Model {
     const float* hidden() const { return acts.back().ln2; }
 
   private:
+    void declare_activations();
     int cur_B = 0, cur_T = 0, mlm_rows = 0;
     bool have_targets = false, masked = false, typed = false;
 };

@@ -67,12 +67,8 @@ static void write_state(const std::string& path, const Model& model, const Train
             put64(t->numel());
         }
         const Arena& a = model.arena;
-        std::vector<float> host(a.params.trainable_total);
-        for (const float* block : {a.m_mem, a.v_mem}) {
-            if (host.empty()) break;
-            a.be.download(host.data(), block, host.size() * sizeof(float));
-            put(host.data(), host.size() * sizeof(float));  // floats as the host holds them: little-endian here
-        }
+        for (const float* block : {a.m_mem, a.v_mem})  // floats as the host holds them: little-endian here
+            if (a.params.trainable_total) write_device_floats(f, a.be, block, a.params.trainable_total, path);
     });
 }
 

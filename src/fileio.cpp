@@ -1,4 +1,6 @@
 #include "fileio.h"
+#include <algorithm>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -80,4 +82,15 @@ void write_atomically(const std::string& path, const std::function<void(FILE*)>&
     }
     size_t slash = path.find_last_of('/');
     fsync_path(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+}
+
+void write_device_floats(FILE* f, Backend& be, const float* src, size_t n, const std::string& path) {
+    constexpr size_t kChunk = (size_t)4 << 20;
+    std::vector<float> host(std::min(n, kChunk));
+    for (size_t done = 0; done < n; done += host.size()) {
+        const size_t count = std::min(host.size(), n - done);
+        be.download(host.data(), src + done, count * sizeof(float));
+        if (std::fwrite(host.data(), sizeof(float), count, f) != count)
+            fail(path, std::string("write failed: ") + std::strerror(errno));
+    }
 }

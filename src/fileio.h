@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "backend.h"
+
 [[noreturn]] void fail(const std::string& path, const std::string& problem);
 
 using FilePtr = std::unique_ptr<FILE, int (*)(FILE*)>;
@@ -29,3 +31,8 @@ void write_atomically(const std::string& path, const std::function<void(FILE*)>&
 
 // fsync of a directory (after a rename inside it) or a file by path.
 void fsync_path(const std::string& path);
+
+// Writes n floats of device memory to f through a host buffer of at most
+// 4 Mi floats, so that saving a checkpoint does not hold a second copy of a
+// large tensor (or of all the optimizer state) in host memory.
+void write_device_floats(FILE* f, Backend& be, const float* src, size_t n, const std::string& path);

@@ -98,31 +98,43 @@ GPT2::GPT2(Backend& be, const GPT2Config& config, int b, int t)
     : Model(be, b, t), cfg(config) {
     validate(cfg, "model config");
     check_context(B, T, cfg.prompt.n, cfg.max_T);
-    const int C = cfg.C;
     arena.params = gpt2_param_table(cfg);
+}
 
+// Activations are declared here, once the caller has settled what trains:
+// the inputs of frozen linear layers are not kept per block.
+void GPT2::declare_activations() {
     // The blocks see T real tokens plus any prepended virtual ones; with
     // prefixes, attention sees n more keys and the qkv table n more rows.
+    const int C = cfg.C;
     TensorTable& a = arena.acts;
+    Backend& be = arena.be;
     const int NH = cfg.NH, real_T = T, n = cfg.prompt.n, T = real_T + (cfg.prompt.kind == PromptKind::Prefix ? 0 : n);
     const bool prefixed = cfg.prompt.kind == PromptKind::Prefix;
     int att = (int)be.attention_saved_floats(B, prefixed ? n + T : T, NH);
     const int qkv_rows = B * T + (prefixed ? n : 0);
+    std::map<std::string, int> shared;  // inputs kept once for all blocks: name -> width
     for (int l = 0; l < cfg.L; l++) {
-        a.add(block_name(l, "ln1"), {B, T, C}, l);
+        // A linear layer's input is kept per block only when backward needs it.
+        auto input = [&](const char* name, const char* path, int width) {
+            if (needs_input({block_name(l, path)})) a.add(block_name(l, name), {B, T, width}, l);
+            else shared.insert({name, width});
+        };
+        input("ln1", "attn.c_attn", C);
         a.add(block_name(l, "ln1_mean"), {B, T}, l);
         a.add(block_name(l, "ln1_rstd"), {B, T}, l);
         a.add(block_name(l, "qkv"), {qkv_rows, 3 * C}, l);
         a.add(block_name(l, "att"), {att}, l);
-        a.add(block_name(l, "atty"), {B, T, C}, l);
+        input("atty", "attn.c_proj", C);
         a.add(block_name(l, "res2"), {B, T, C}, l);
-        a.add(block_name(l, "ln2"), {B, T, C}, l);
+        input("ln2", "mlp.c_fc", C);
         a.add(block_name(l, "ln2_mean"), {B, T}, l);
         a.add(block_name(l, "ln2_rstd"), {B, T}, l);
         a.add(block_name(l, "fch"), {B, T, 4 * C}, l);
-        a.add(block_name(l, "fch_gelu"), {B, T, 4 * C}, l);
+        input("fch_gelu", "mlp.c_proj", 4 * C);
         a.add(block_name(l, "res3"), {B, T, C}, l);
     }
+    for (const auto& [name, width] : shared) a.add("shared." + name, {B, T, width});
     for (const char* name : {"encoded", "proj", "lnf", "dres", "dproj", "dln", "datty"})
         a.add(name, {B, T, C});
     a.add("lnf_mean", {B, T});
@@ -145,6 +157,7 @@ GPT2::GPT2(Backend& be, const GPT2Config& config, int b, int t)
 }
 
 void GPT2::allocate() {
+    declare_activations();
     arena.allocate();
     Arena& A = arena;
     wte = A.param("wte.weight"), dwte = A.grad("wte.weight");
@@ -165,7 +178,9 @@ void GPT2::allocate() {
         };
         params[l] = views([&](const std::string& n) { return A.param(n); });
         grads[l] = views([&](const std::string& n) { return A.grad(n); });
-        auto act = [&](const char* n) { return A.act(block_name(l, n)); };
+        auto act = [&](const char* n) {
+            return A.acts.find(block_name(l, n)) ? A.act(block_name(l, n)) : A.act(std::string("shared.") + n);
+        };
         acts[l] = BlockActs{act("ln1"), act("ln1_mean"), act("ln1_rstd"), act("qkv"),
                             act("att"), act("atty"),     act("res2"),     act("ln2"),
                             act("ln2_mean"), act("ln2_rstd"), act("fch"), act("fch_gelu"),

@@ -68,7 +68,8 @@ struct GPT2 : Model {
     Prompts prompts;
 
     // Declares the parameter table; the caller may then mark tensors frozen in
-    // arena.params and must call allocate() before use.
+    // arena.params and must call allocate() (which declares the activations
+    // for what trains) before use.
     // B x T real tokens at most; prompts add their virtual tokens on top (n + T <= max_T).
     GPT2(Backend& be, const GPT2Config& cfg, int B, int T);
     std::string arch() const override { return "gpt2"; }
@@ -89,6 +90,7 @@ struct GPT2 : Model {
     const float* logits_view(int& rows, int& cols) const override;
 
   private:
+    void declare_activations();
     int cur_B = 0, cur_T = 0, num_targets = 0;
     bool have_targets = false, masked = false;
 };

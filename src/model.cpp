@@ -43,3 +43,12 @@ bool upload_key_mask(Backend& be, int* key_mask, const Batch& batch) {
     be.upload(key_mask, mask.data(), mask.size() * sizeof(int));
     return true;
 }
+
+bool Model::needs_input(std::initializer_list<std::string> paths) const {
+    for (const std::string& path : paths)
+        for (const char* suffix : {".weight", ".lora_A.weight"}) {
+            const TensorInfo* t = arena.params.find(path + suffix);
+            if (t && t->trainable) return true;
+        }
+    return false;
+}

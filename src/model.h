@@ -5,6 +5,7 @@
 // is written once against this.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +77,12 @@ struct Model {
     }
 
   protected:
+    // Whether backward needs the input of a linear layer, given the layer's
+    // paths ("h.3.attn.c_attn"; BERT's fused qkv also lists its query, key
+    // and value): it does when "<path>.weight" trains or a LoRA adapter
+    // "<path>.lora_A.weight" does. When it does not, the models keep that
+    // input in one buffer that every block overwrites.
+    bool needs_input(std::initializer_list<std::string> paths) const;
     // is_embedding: the model's tensors below block 0. Prepended prompts
     // ("prompt.*") enter there too; prefixes enter every block.
     template <typename IsEmbedding>

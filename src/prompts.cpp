@@ -232,6 +232,8 @@ void Prompts::prefix_attention_forward(Backend& be, int l, float* atty, float* s
                                        int NH, bool causal, bool padded, float p, DropoutKey key) const {
     const int n = cfg.n, tt = n + t;
     // This layer's keys and values, [k | v] at columns 2lC of the prefix table, fill the free rows.
+    // Their q columns stay as alloc() left them, zero: those n query rows are
+    // computed and discarded, and must stay finite for backward.
     be.copy_block(qkv_src + C, 3 * C, out + (size_t)2 * l * C, 2 * L * C, n, 2 * C, false);
     // Each sequence: its n prefix rows, then its own t rows.
     be.embedding_forward(ext[l], src_rows, nullptr, qkv_src, nullptr, nullptr, 1, bsz * tt, 3 * C);

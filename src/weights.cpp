@@ -404,7 +404,6 @@ static void write_weights(const std::string& path, const Model& model, const std
     // Offsets depend on the header's length, so their slots are filled in once it is known.
     std::vector<size_t> offset_slots;
     put_le(head, params.size(), 4);
-    size_t largest = 0;
     for (const TensorInfo* t : params) {
         put_str(head, t->name);
         put_le(head, kDtypeF32, 4);
@@ -413,7 +412,6 @@ static void write_weights(const std::string& path, const Model& model, const std
         offset_slots.push_back(head.size());
         put_le(head, 0, 8);
         put_le(head, t->numel() * sizeof(float), 8);
-        largest = std::max(largest, t->numel());
     }
     auto align = [](uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; };
     std::vector<uint64_t> offsets;
@@ -424,17 +422,14 @@ static void write_weights(const std::string& path, const Model& model, const std
         at = align(at + params[i]->numel() * sizeof(float));
     }
 
-    std::vector<float> host(largest);
     write_atomically(path, [&](FILE* f) {
         const unsigned char zeros[kAlign] = {};
         std::fwrite(head.data(), 1, head.size(), f);
         uint64_t written = head.size();
         for (size_t i = 0; i < params.size(); i++) {
             std::fwrite(zeros, 1, offsets[i] - written, f);
-            size_t bytes = params[i]->numel() * sizeof(float);
-            arena.be.download(host.data(), arena.param_mem + params[i]->offset, bytes);
-            std::fwrite(host.data(), 1, bytes, f);
-            written = offsets[i] + bytes;
+            write_device_floats(f, arena.be, arena.param_mem + params[i]->offset, params[i]->numel(), path);
+            written = offsets[i] + params[i]->numel() * sizeof(float);
         }
     });
 }
