@@ -238,17 +238,16 @@ void BERT::init_weights(uint64_t init_seed) {
     for (const TensorInfo& t : arena.params.tensors) {
         const std::string& n = t.name;
         if (is_adapter_tensor(n)) continue;  // init_lora and Prompts::init below
-        bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
-        bool is_ln = n.find("LayerNorm") != std::string::npos;
-        std::vector<float> host(t.numel(), 0.0f);
-        if (is_ln && !is_bias) {
-            host.assign(t.numel(), 1.0f);
-        } else if (!is_bias) {
-            fill_normal(host.data(), host.size(), 0.02f, init_seed, (uint32_t)(&t - arena.params.tensors.data()));
+        const bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
+        const bool is_ln = n.find("LayerNorm") != std::string::npos;
+        float* dst = arena.param_mem + t.offset;
+        if (is_bias || is_ln) {
+            init_constant(arena.be, dst, t.numel(), is_bias ? 0.0f : 1.0f);
+        } else {
             // nn.Embedding(padding_idx=0): the [PAD] row starts at zero.
-            if (n == "embeddings.word_embeddings.weight") std::fill(host.begin(), host.begin() + cfg.C, 0.0f);
+            const size_t pad = n == "embeddings.word_embeddings.weight" ? (size_t)cfg.C : 0;
+            init_normal(arena.be, dst, t.numel(), 0.02f, init_seed, (uint32_t)(&t - arena.params.tensors.data()), 0, pad);
         }
-        arena.be.upload(arena.param_mem + t.offset, host.data(), host.size() * sizeof(float));
     }
     init_lora(arena, cfg.lora, "bert", cfg.L, cfg.C, cfg.I, init_seed);
     Prompts::init(arena, cfg.prompt, init_seed);

@@ -215,19 +215,18 @@ void GPT2::init_weights(uint64_t init_seed) {
     for (const TensorInfo& t : arena.params.tensors) {
         const std::string& n = t.name;
         if (is_adapter_tensor(n)) continue;  // init_lora and Prompts::init below
-        bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
-        bool is_ln = n.find("ln_") != std::string::npos;
-        std::vector<float> host(t.numel(), 0.0f);
-        if (is_ln && !is_bias) {
-            host.assign(t.numel(), 1.0f);
-        } else if (!is_bias) {
-            bool resid_proj = n.find("c_proj.weight") != std::string::npos;
-            fill_normal(host.data(), host.size(), resid_proj ? std_resid : 0.02f, init_seed,
-                        (uint32_t)(&t - arena.params.tensors.data()));
-            if (n == "wte.weight")  // rows past the real vocabulary stay zero
-                std::fill(host.begin() + (size_t)cfg.V * cfg.C, host.end(), 0.0f);
+        const bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
+        const bool is_ln = n.find("ln_") != std::string::npos;
+        float* dst = arena.param_mem + t.offset;
+        if (is_bias || is_ln) {
+            init_constant(arena.be, dst, t.numel(), is_bias ? 0.0f : 1.0f);
+        } else {
+            const bool resid_proj = n.find("c_proj.weight") != std::string::npos;
+            // wte's rows past the real vocabulary stay zero
+            const size_t pad = n == "wte.weight" ? (size_t)cfg.V * cfg.C : t.numel();
+            init_normal(arena.be, dst, t.numel(), resid_proj ? std_resid : 0.02f, init_seed,
+                        (uint32_t)(&t - arena.params.tensors.data()), pad, t.numel());
         }
-        arena.be.upload(arena.param_mem + t.offset, host.data(), host.size() * sizeof(float));
     }
     init_lora(arena, cfg.lora, "gpt2", cfg.L, cfg.C, 4 * cfg.C, init_seed);
     Prompts::init(arena, cfg.prompt, init_seed);

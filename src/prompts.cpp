@@ -135,17 +135,17 @@ void Prompts::init(Arena& A, const PromptConfig& c, uint64_t seed) {
     for (const TensorInfo& t : A.params.tensors) {
         const bool ours = t.name.rfind("prompt.", 0) == 0 || t.name.rfind("prefix.", 0) == 0;
         if (!ours) continue;
-        std::vector<float> host(t.numel());
         if (t.name == embedding_name(c)) {
-            fill_normal(host.data(), host.size(), 1.0f, seed, stream++);  // nn.Embedding: N(0, 1)
+            init_normal(A.be, A.param_mem + t.offset, t.numel(), 1.0f, seed, stream++);  // nn.Embedding: N(0, 1)
         } else {
+            std::vector<float> host(t.numel());
             // nn.Linear: weight and bias U(-1/sqrt(in), 1/sqrt(in)), in = the weight's second dimension
             const std::string weight = t.name.substr(0, t.name.rfind('.')) + ".weight";
             const float bound = 1.0f / std::sqrt((float)A.params.at(weight).shape[1]);
             for (size_t i = 0; i < host.size(); i++) host[i] = (2.0f * philox_uniform(seed, 0x9001, stream, i) - 1.0f) * bound;
             stream++;
+            A.be.upload(A.param_mem + t.offset, host.data(), host.size() * sizeof(float));
         }
-        A.be.upload(A.param_mem + t.offset, host.data(), host.size() * sizeof(float));
     }
 }
 

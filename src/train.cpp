@@ -52,7 +52,7 @@ struct Options {
     float lr, min_lr, weight_decay, l1, l2, beta1, beta2, eps, grad_clip, dropout, temperature;
     Schedule schedule;
     uint64_t seed;
-    bool resume, decay_embeddings;
+    bool resume, decay_embeddings, eval_only;
 };
 
 static Options parse_options(int argc, char** argv, bool& help) {
@@ -118,6 +118,7 @@ static Options parse_options(int argc, char** argv, bool& help) {
         ("checkpoint-every", "checkpoint every N steps (0: only at the end)", cxxopts::value<int>()->default_value("500"))
         ("keep-last", "keep the newest K checkpoints (0: all)", cxxopts::value<int>()->default_value("3"))
         ("resume", "continue from the newest checkpoint in --checkpoint-dir")
+        ("eval-only", "evaluate the model on --val-data (and --test-data) and stop")
         ("stop-after", "end this invocation after N steps (checkpointing), as a time-sliced job would; --resume continues", cxxopts::value<int>()->default_value("0"))
         ("inject-nan-at", "testing aid: poison the gradients with a NaN at this step", cxxopts::value<int>()->default_value("-1"))
         ("sample-every", "print a sample every N steps (0: only at the end)", cxxopts::value<int>()->default_value("500"))
@@ -181,6 +182,7 @@ static Options parse_options(int argc, char** argv, bool& help) {
     o.checkpoint_dir = r["checkpoint-dir"].as<std::string>();
     o.checkpoint_every = r["checkpoint-every"].as<int>(), o.keep_last = r["keep-last"].as<int>();
     o.resume = r.count("resume") > 0;
+    o.eval_only = r.count("eval-only") > 0;
     o.stop_after = r["stop-after"].as<int>();
     o.inject_nan_at = r["inject-nan-at"].as<int>();
     o.sample_every = r["sample-every"].as<int>(), o.sample_length = r["sample-length"].as<int>();
@@ -590,11 +592,11 @@ static int run(const Options& o) {
         prompt.kind = prompt_kind(o.prompt_method), prompt.n = o.prompt_tokens, prompt.hidden = o.prompt_hidden;
         validate(prompt, "--prompt-method " + o.prompt_method);
     }
-    // A resumed run keeps the adapters its weights carry.
+    // Adapters from the flags; without them, those the weights carry.
     auto adapters = [&](LoraConfig& c, PromptConfig& pc) {
-        if (resume_from.empty() || !c.r) c = lora;
+        if (lora.r) c = lora;
         c.dropout = o.lora_dropout;
-        if (resume_from.empty() || pc.kind == PromptKind::None) pc = prompt;
+        if (prompt.kind != PromptKind::None) pc = prompt;
     };
 
     auto check_fits = [&](int context, int n) {
@@ -746,6 +748,12 @@ static int run(const Options& o) {
         std::printf("majority-class baseline on the validation data: %s\n",
                     metrics_line(majority_baseline(*train_ex, static_cast<ExampleSource&>(*val).ex, num_labels, names)).c_str());
 
+    if (o.eval_only) {
+        if (!val) throw std::runtime_error("--eval-only needs --val-data");
+        std::printf("validation: %s\n", metrics_line(evaluate(*model, *val, o.task, o.eval_batches, names, classify)).c_str());
+        if (test) std::printf("test: %s\n", metrics_line(evaluate(*model, *test, o.task, 0, names, true)).c_str());
+        return 0;
+    }
     std::filesystem::create_directories(o.checkpoint_dir);
     FILE* log = std::fopen(o.log_path.c_str(), resume_from.empty() ? "w" : "a");
     if (!log) throw std::runtime_error(o.log_path + ": cannot open the log for writing");

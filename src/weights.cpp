@@ -369,18 +369,22 @@ LoadReport load_weights(const std::string& path, Model& model, bool partial) {
             report.unused.push_back(s.name);
         }
 
-    std::vector<float> host(largest);
+    // Through a bounded host buffer: a model's largest tensor is not copied whole.
+    constexpr size_t kChunk = (size_t)1 << 20;
+    std::vector<float> host(std::min(largest, kChunk));
     for (const TensorInfo& t : model.arena.params.tensors) {
         auto it = stored.find(t.name);
         if (it == stored.end()) continue;
-        const StoredTensor& s = *it->second;
-        in.seek(s.offset);
-        in.read(host.data(), s.bytes, "tensor '" + t.name + "'");
-        for (size_t i = 0; i < t.numel(); i++)
-            if (!std::isfinite(host[i]))
-                fail(path, "tensor '" + t.name + "' holds a non-finite value (" + std::to_string(host[i]) +
-                               ") at element " + std::to_string(i));
-        model.arena.be.upload(model.arena.param_mem + t.offset, host.data(), s.bytes);
+        in.seek(it->second->offset);
+        for (size_t first = 0; first < t.numel(); first += kChunk) {
+            const size_t count = std::min(kChunk, t.numel() - first);
+            in.read(host.data(), count * sizeof(float), "tensor '" + t.name + "'");
+            for (size_t i = 0; i < count; i++)
+                if (!std::isfinite(host[i]))
+                    fail(path, "tensor '" + t.name + "' holds a non-finite value (" + std::to_string(host[i]) +
+                                   ") at element " + std::to_string(first + i));
+            model.arena.be.upload(model.arena.param_mem + t.offset + first, host.data(), count * sizeof(float));
+        }
     }
     return report;
 }

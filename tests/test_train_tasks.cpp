@@ -53,7 +53,7 @@ struct TaskWorkspace : TempDir {
         }
     }
     std::string classify(const std::string& ckpt) const {
-        return "--task classify --config bert-tiny --layers 1 --channels 32 --heads 2 --max-seq-len 16 --seq-len 16 "
+        return "--task classify --config bert-tiny --layers 1 --channels 32 --heads 2 --max-seq-len 32 --seq-len 16 "
                "--train-data " + file("train.bin") + " --val-data " + file("dev.bin") + " --batch 16 --lr 3e-3 "
                "--warmup 5 --weight-decay 0.01 --dropout 0.1 --print-every 1000 --checkpoint-dir " + file(ckpt);
     }
@@ -176,4 +176,61 @@ TEST_CASE("train --task mlm: masked-LM pretraining lowers the loss; bad task com
         CHECK(bad.status == 1);
         CHECK(bad.err.find(c.must_contain) != std::string::npos);
     }
+}
+
+TEST_CASE("train: LoRA, prompts and freezing from the command line; adapters, exact resume, --eval-only") {
+    TaskWorkspace ws;
+    // A base model to adapt: a short full fine-tune.
+    REQUIRE(run_train(ws.classify("base") + " --steps 30 --eval-every 30", ws).status == 0);
+    const std::string base = ws.classify("x") + " --model " + ws.file("base/step_00000030/model.bin");
+
+    CommandResult lora = run_train(base + " --steps 20 --eval-every 20 --lora-r 4 --lora-alpha 8 --lora-targets "
+                                          "query,value,intermediate.dense --checkpoint-dir " + ws.file("lora"), ws);
+    REQUIRE_MESSAGE(lora.status == 0, lora.err);
+    CHECK(lora.out.find("LoRA: r 4, alpha 8 (scale 2), dropout 0, targets query,value,intermediate.dense") != std::string::npos);
+    CHECK(lora.out.find("initialised fresh (not in the file): encoder.layer.0.attention.self.query.lora_A.weight") !=
+          std::string::npos);
+    // The adapter file holds the adapters and the head, a fraction of the whole model.
+    const std::string adapter = ws.file("lora/adapter.bin"), full = ws.file("lora/step_00000020/model.bin");
+    REQUIRE(fs::exists(adapter));
+    CHECK(fs::file_size(adapter) * 5 < fs::file_size(full));
+
+    // --eval-only on the whole LoRA model, and on base + adapter: the same figures.
+    CommandResult whole = run_train(ws.classify("e1") + " --model " + full + " --eval-only", ws);
+    CommandResult pieces = run_train(base + " --adapter " + adapter + " --eval-only --checkpoint-dir " + ws.file("e2"), ws);
+    REQUIRE_MESSAGE(whole.status == 0, whole.err);
+    REQUIRE_MESSAGE(pieces.status == 0, pieces.err);
+    auto validation = [](const std::string& out) { return out.substr(out.find("validation: ")); };
+    CHECK(validation(whole.out) == validation(pieces.out));
+    // An adapter does not load into a model of another rank, and is no --model.
+    CommandResult other = run_train(base + " --lora-r 2 --steps 1 --checkpoint-dir " + ws.file("o") + " --adapter " + adapter, ws);
+    CHECK(other.status == 1);
+    CHECK(other.err.find("drop --lora-r") != std::string::npos);
+    CommandResult as_model = run_train(ws.classify("o2") + " --model " + adapter + " --steps 1", ws);
+    CHECK(as_model.status == 1);
+    CHECK(as_model.err.find("an adapter file") != std::string::npos);
+
+    // LoRA with dropout and prefix tuning resume exactly.
+    for (const char* method : {"--lora-r 4 --lora-dropout 0.1", "--prompt-method prefix --prompt-tokens 3",
+                               "--prompt-method ptuning --prompt-tokens 3 --prompt-hidden 8"}) {
+        CAPTURE(method);
+        const std::string args = base + " " + method + " --steps 20 --checkpoint-every 10 --eval-every 20";
+        CommandResult a = run_train(args + " --checkpoint-dir " + ws.file("s"), ws);
+        CommandResult b1 = run_train(args + " --stop-after 10 --checkpoint-dir " + ws.file("r"), ws);
+        CommandResult b2 = run_train(args + " --resume --checkpoint-dir " + ws.file("r"), ws);
+        REQUIRE_MESSAGE(a.status == 0, a.err);
+        REQUIRE_MESSAGE(b2.status == 0, b2.err);
+        CHECK(logged(ws.file("s/log.jsonl"), "train", "loss") == logged(ws.file("r/log.jsonl"), "train", "loss"));
+        fs::remove_all(ws.file("s")), fs::remove_all(ws.file("r"));
+    }
+
+    // --freeze body trains the pooler and the classifier only.
+    CommandResult head = run_train(base + " --freeze body --steps 2 --checkpoint-dir " + ws.file("h"), ws);
+    REQUIRE_MESSAGE(head.status == 0, head.err);
+    CHECK(head.out.find("head         trainable") != std::string::npos);
+    CHECK(head.out.find("embeddings   frozen") != std::string::npos);
+    // A prompt that leaves no room for the sequence is refused.
+    CommandResult long_prompt = run_train(base + " --prompt-method prompt --prompt-tokens 20 --steps 1", ws);
+    CHECK(long_prompt.status == 1);
+    CHECK(long_prompt.err.find("--seq-len 16 plus 20 virtual tokens exceeds the model's context of 32") != std::string::npos);
 }
