@@ -22,22 +22,24 @@ ifneq ($(CUDA_SRC),)
 # which any newer GPU compiles at load time.
 CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | grep -q '^9.0' \
                && echo '-gencode arch=compute_90,code=sm_90' || echo '-gencode arch=compute_80,code=[sm_80,compute_80]')
-NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler=-Wall,-Wextra -MMD -MP -Isrc
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler=-Wall,-Wextra,-fPIC -MMD -MP -Isrc
 CXXFLAGS += -DMT_CUDA
+LDLIBS   += -ldl
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
-# The rpath lets the binaries find cuBLAS and the runtime without LD_LIBRARY_PATH.
-LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart
-LIB_OBJ_CUDA := $(patsubst %.cu,build/%.o,$(CUDA_SRC))
+# The CUDA backend is a plugin the binaries load on first use (src/backend.cpp);
+# its rpath finds cuBLAS and the runtime without LD_LIBRARY_PATH.
+CUDA_PLUGIN := bin/libminitrain_cuda.so
+CUDA_OBJ := $(patsubst %.cu,build/%.o,$(CUDA_SRC))
 endif
 endif
 # tests/conformance.cpp is a program of its own (bin/conformance), not part of bin/tests.
 TEST_SRC := $(filter-out tests/conformance.cpp,$(TEST_SRC))
 
-LIB_OBJ  := $(patsubst %.cpp,build/%.o,$(LIB_SRC)) $(LIB_OBJ_CUDA)
+LIB_OBJ  := $(patsubst %.cpp,build/%.o,$(LIB_SRC))
 TOOLS    := $(patsubst tools/%.cpp,bin/%,$(TOOL_SRC))
 TESTS    := bin/tests
 
-all: train $(TOOLS) $(TESTS)
+all: train $(TOOLS) $(TESTS) $(CUDA_PLUGIN)
 
 build/libminitrain.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -56,6 +58,10 @@ build/%.o: %.cpp build/flags
 build/%.o: %.cu build/flags
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(CUDA_PLUGIN): $(CUDA_OBJ)
+	@mkdir -p bin
+	$(NVCC) -shared -o $@ $^ -L$(CUDA_HOME)/lib64 -Xlinker -rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart
 
 train: build/src/train.o build/libminitrain.a
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -83,7 +89,7 @@ bin/conformance: build/tests/conformance.o build/libminitrain.a
 	@mkdir -p bin
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-test-gpu: bin/conformance
+test-gpu: bin/conformance $(CUDA_PLUGIN)
 	./bin/conformance --device cuda
 
 clean:
