@@ -228,7 +228,6 @@ void BERT::allocate() {
     lora.bind(A, cfg.lora, "bert", cfg.L, cfg.C, cfg.I);
     prompts.bind(A, cfg.prompt, cfg.L, cfg.C);
     for (BlockActs& a : acts) a.qkv += prompts.qkv_offset();  // after the prefix rows
-    dqkv_src = dqkv;
     dqkv += prompts.qkv_offset();
     set_backward_floor(
         cfg.L, [](const TensorInfo& t) { return t.name.rfind("embeddings.", 0) == 0; }, prompts.prepends(), prompts.prefixes());
@@ -299,12 +298,8 @@ float BERT::forward(const Batch& real) {
         // ln1 = LN(x + dropout(attn(x W_qkv^T + b_qkv) W_o^T + b_o))
         be.matmul_forward(a.qkv, x, p.qkvw, p.qkvb, N, C, 3 * C);
         lora.forward(*this, l, "attention.self.qkv.weight", a.qkv, x, N);
-        if (prompts.prefixes())
-            prompts.prefix_attention_forward(be, l, a.atty, a.att, a.qkv - (size_t)cfg.prompt.n * 3 * C, b, t, NH, false,
-                                             masked, pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
-        else
-            be.attention_forward(a.atty, a.att, a.qkv, mask, b, t, C, NH, false, pdrop(cfg.attn_pdrop),
-                                 dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        prompts.attention_forward(be, l, a.atty, a.att, a.qkv, mask, b, t, NH, false, pdrop(cfg.attn_pdrop),
+                                  dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.matmul_forward(proj, a.atty, p.attprojw, p.attprojb, N, C, C);
         lora.forward(*this, l, "attention.output.dense.weight", proj, a.atty, N);
         be.dropout_forward(proj, proj, NC, pdrop(cfg.hidden_pdrop), dropout_key(site_of(l, SITE_ATTN_OUT)));
@@ -418,14 +413,8 @@ void BERT::backward(float loss_scale) {
         be.zero(datty, NC * sizeof(float));
         be.matmul_backward(datty, g.attprojw, g.attprojb, dout, a.atty, p.attprojw, N, C, C);
         lora.backward(*this, l, "attention.output.dense.weight", datty, dout, a.atty, N);
-        if (prompts.prefixes()) {
-            prompts.prefix_attention_backward(be, l, dqkv_src, datty, a.att, b, t, NH, false, masked,
-                                              pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
-        } else {
-            be.zero(dqkv, NC * 3 * sizeof(float));
-            be.attention_backward(dqkv, datty, a.qkv, a.att, mask, b, t, C, NH, false, pdrop(cfg.attn_pdrop),
-                                  dropout_key(site_of(l, SITE_ATTN_PROBS)));
-        }
+        prompts.attention_backward(be, l, dqkv, datty, a.qkv, a.att, mask, b, t, NH, false, pdrop(cfg.attn_pdrop),
+                                   dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.matmul_backward(dx, g.qkvw, g.qkvb, dqkv, x_in, p.qkvw, N, C, 3 * C);
         lora.backward(*this, l, "attention.self.qkv.weight", dx, dqkv, x_in, N);
     }

@@ -77,7 +77,6 @@ struct BERT : Model {
     MlmActs mlm{};       // masked-LM head
     LoraLayers lora;
     Prompts prompts;
-    float* dqkv_src;  // dqkv, or with prefixes the n rows before it too
     // Heads (null when absent): pooler, classifier, masked-LM transform and decoder bias.
     float *poolw = nullptr, *poolb = nullptr, *clsw = nullptr, *clsb = nullptr;
     float *mlmw = nullptr, *mlmb = nullptr, *mlmlnw = nullptr, *mlmlnb = nullptr, *mlmbias = nullptr;

@@ -204,7 +204,6 @@ void GPT2::allocate() {
     lora.bind(A, cfg.lora, "gpt2", cfg.L, cfg.C, 4 * cfg.C);
     prompts.bind(A, cfg.prompt, cfg.L, cfg.C);
     for (BlockActs& a : acts) a.qkv += prompts.qkv_offset();  // after the prefix rows
-    dqkv_src = dqkv;
     dqkv += prompts.qkv_offset();
     set_backward_floor(
         cfg.L, [](const TensorInfo& t) { return t.name == "wte.weight" || t.name == "wpe.weight"; }, prompts.prepends(), prompts.prefixes());
@@ -274,12 +273,8 @@ float GPT2::forward(const Batch& real) {
         be.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, res, p.ln1w, p.ln1b, N, C, 1e-5f);
         be.matmul_forward(a.qkv, a.ln1, p.qkvw, p.qkvb, N, C, 3 * C);
         lora.forward(*this, l, "attn.c_attn.weight", a.qkv, a.ln1, N);
-        if (prompts.prefixes())
-            prompts.prefix_attention_forward(be, l, a.atty, a.att, a.qkv - (size_t)cfg.prompt.n * 3 * C, b, t, NH, true,
-                                             masked, pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
-        else
-            be.attention_forward(a.atty, a.att, a.qkv, mask, b, t, C, NH, true, pdrop(cfg.attn_pdrop),
-                                 dropout_key(site_of(l, SITE_ATTN_PROBS)));
+        prompts.attention_forward(be, l, a.atty, a.att, a.qkv, mask, b, t, NH, true, pdrop(cfg.attn_pdrop),
+                                  dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.matmul_forward(proj, a.atty, p.attprojw, p.attprojb, N, C, C);
         lora.forward(*this, l, "attn.c_proj.weight", proj, a.atty, N);
         be.dropout_forward(proj, proj, (size_t)N * C, pdrop(cfg.resid_pdrop),
@@ -372,14 +367,8 @@ void GPT2::backward(float loss_scale) {
         be.zero(datty, NC * sizeof(float));
         be.matmul_backward(datty, g.attprojw, g.attprojb, dout, a.atty, p.attprojw, N, C, C);
         lora.backward(*this, l, "attn.c_proj.weight", datty, dout, a.atty, N);
-        if (prompts.prefixes()) {
-            prompts.prefix_attention_backward(be, l, dqkv_src, datty, a.att, b, t, NH, true, masked,
-                                              pdrop(cfg.attn_pdrop), dropout_key(site_of(l, SITE_ATTN_PROBS)));
-        } else {
-            be.zero(dqkv, NC * 3 * sizeof(float));
-            be.attention_backward(dqkv, datty, a.qkv, a.att, mask, b, t, C, NH, true, pdrop(cfg.attn_pdrop),
-                                  dropout_key(site_of(l, SITE_ATTN_PROBS)));
-        }
+        prompts.attention_backward(be, l, dqkv, datty, a.qkv, a.att, mask, b, t, NH, true, pdrop(cfg.attn_pdrop),
+                                   dropout_key(site_of(l, SITE_ATTN_PROBS)));
         be.zero(dln, NC * sizeof(float));
         be.matmul_backward(dln, g.qkvw, g.qkvb, dqkv, a.ln1, p.qkvw, N, C, 3 * C);
         lora.backward(*this, l, "attn.c_attn.weight", dln, dqkv, a.ln1, N);

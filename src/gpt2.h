@@ -60,7 +60,6 @@ struct GPT2 : Model {
     // Whole-model activations and backward scratch shared by all blocks.
     float *encoded, *proj, *lnf, *lnf_mean, *lnf_rstd, *logits, *losses;  // proj: (B,T,C) scratch
     float *dres, *dproj, *dln, *dqkv, *datty, *dfch, *dfch_gelu;
-    float* dqkv_src;  // dqkv, or with prefixes the n rows before it too
     int *tokens, *targets, *key_mask;  // device copies of the batch
     float *scorew = nullptr, *dscorew = nullptr;
     ClassifierHead head;  // used when cfg.num_labels > 0

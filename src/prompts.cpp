@@ -228,9 +228,12 @@ void Prompts::prepare_prefix(Backend& be, const Batch& batch, bool padded) const
     be.upload(ext_mask, mask.data(), mask.size() * sizeof(int));
 }
 
-void Prompts::prefix_attention_forward(Backend& be, int l, float* atty, float* saved, float* qkv_src, int bsz, int t,
-                                       int NH, bool causal, bool padded, float p, DropoutKey key) const {
+void Prompts::attention_forward(Backend& be, int l, float* atty, float* saved, float* qkv, const int* mask, int bsz,
+                                int t, int NH, bool causal, float p, DropoutKey key) const {
+    if (!prefixes()) return be.attention_forward(atty, saved, qkv, mask, bsz, t, C, NH, causal, p, key);
     const int n = cfg.n, tt = n + t;
+    const bool padded = mask != nullptr;
+    float* qkv_src = qkv - qkv_offset();
     // This layer's keys and values, [k | v] at columns 2lC of the prefix table, fill the free rows.
     // Their q columns stay as alloc() left them, zero: those n query rows are
     // computed and discarded, and must stay finite for backward.
@@ -242,9 +245,16 @@ void Prompts::prefix_attention_forward(Backend& be, int l, float* atty, float* s
     be.embedding_forward(atty, out_rows, nullptr, ext_out, nullptr, nullptr, 1, bsz * t, C);
 }
 
-void Prompts::prefix_attention_backward(Backend& be, int l, float* dqkv_src, const float* datty, const float* saved,
-                                        int bsz, int t, int NH, bool causal, bool padded, float p, DropoutKey key) const {
+void Prompts::attention_backward(Backend& be, int l, float* dqkv, const float* datty, const float* qkv,
+                                 const float* saved, const int* mask, int bsz, int t, int NH, bool causal, float p,
+                                 DropoutKey key) const {
+    if (!prefixes()) {
+        be.zero(dqkv, (size_t)bsz * t * 3 * C * sizeof(float));
+        return be.attention_backward(dqkv, datty, qkv, saved, mask, bsz, t, C, NH, causal, p, key);
+    }
     const int n = cfg.n, tt = n + t;
+    const bool padded = mask != nullptr;
+    float* dqkv_src = dqkv - qkv_offset();
     be.zero(dext_out, (size_t)bsz * tt * C * sizeof(float));
     be.embedding_backward(dext_out, nullptr, nullptr, datty, out_rows, nullptr, 1, bsz * t, C);
     be.zero(dext, (size_t)bsz * tt * 3 * C * sizeof(float));

@@ -99,10 +99,12 @@ struct Prompts {
                         const int* types, int b, int t) const;
     // Uploads the prefix index lists for a batch (b, t) with optional lengths; call once per forward.
     void prepare_prefix(Backend& be, const Batch& batch, bool padded) const;
-    // Attention of layer l with its prefix: qkv_src (n + b*t, 3C) holds n free rows then the real qkv.
-    void prefix_attention_forward(Backend& be, int l, float* atty, float* saved, float* qkv_src, int b, int t, int NH,
-                                  bool causal, bool padded, float p, DropoutKey key) const;
-    // dqkv_src (n + b*t, 3C) is written (its prefix rows too); dout (prefix grads) gets layer l's share.
-    void prefix_attention_backward(Backend& be, int l, float* dqkv_src, const float* datty, const float* saved, int b,
-                                   int t, int NH, bool causal, bool padded, float p, DropoutKey key) const;
+    // Layer l's attention (the backend's kernel, with this layer's prefix in
+    // front when there is one): qkv (b*t, 3C) as the model packs it, with the
+    // qkv_offset() rows for the prefix before it. mask: the key mask or null.
+    void attention_forward(Backend& be, int l, float* atty, float* saved, float* qkv, const int* mask, int b, int t,
+                           int NH, bool causal, float p, DropoutKey key) const;
+    // dqkv (b*t, 3C) is written (and the prefix rows before it); dout gets layer l's prefix gradient.
+    void attention_backward(Backend& be, int l, float* dqkv, const float* datty, const float* qkv, const float* saved,
+                            const int* mask, int b, int t, int NH, bool causal, float p, DropoutKey key) const;
 };
