@@ -683,7 +683,9 @@ static int run(const Options& o) {
     } else if (!o.model.empty()) {
         // A pretrained body under this task's head: the head starts fresh where the file has none.
         model->init_weights(o.seed);
-        LoadReport r = load_weights(o.model, *model, !lm);
+        // Partial where the model adds to the file: a head, or adapters.
+        const bool adds = !lm || std::any_of(params.tensors.begin(), params.tensors.end(), is_adapter);
+        LoadReport r = load_weights(o.model, *model, adds);
         std::printf("weights: %s\n", o.model.c_str());
         auto list = [](const std::vector<std::string>& names) {
             std::string s;
