@@ -544,6 +544,11 @@ static MlmMasking mlm_masking(const Options& o, int V) {
 static int run(const Options& o) {
     if (o.threads > 0) omp_set_num_threads(o.threads);
     const bool lm = o.task == "lm", classify = o.task == "classify", mlm = o.task == "mlm";
+    std::string resume_from = o.resume ? latest_checkpoint(o.checkpoint_dir) : "";
+    const std::string weights = !resume_from.empty() ? resume_from + "/model.bin" : o.model;
+    const std::string arch = !weights.empty() ? read_weight_file(weights).arch : is_bert_preset(o.preset) ? "bert" : "gpt2";
+    if (arch == "gpt2" && mlm) throw std::runtime_error("--task mlm needs a BERT model (a bert-* --config or a BERT --model)");
+    if (arch == "bert" && lm) throw std::runtime_error("--task lm needs a GPT-2 model; BERT trains with --task mlm");
     if (lm) prepare_default_data(o);
 
     std::unique_ptr<Backend> be;
@@ -563,12 +568,6 @@ static int run(const Options& o) {
     const int num_labels = classify ? (int)train_ex->label_names.size() : 0;
     std::unique_ptr<Tokenizer> tok = lm ? make_tokenizer(o.tokenizer) : nullptr;
     const int data_vocab = lm ? tok->vocab_size() : train_ex->vocab_size;
-
-    std::string resume_from = o.resume ? latest_checkpoint(o.checkpoint_dir) : "";
-    const std::string weights = !resume_from.empty() ? resume_from + "/model.bin" : o.model;
-    const std::string arch = !weights.empty() ? read_weight_file(weights).arch : is_bert_preset(o.preset) ? "bert" : "gpt2";
-    if (arch == "gpt2" && mlm) throw std::runtime_error("--task mlm needs a BERT model (a bert-* --config or a BERT --model)");
-    if (arch == "bert" && lm) throw std::runtime_error("--task lm needs a GPT-2 model; BERT trains with --task mlm");
     const int T = o.T ? o.T : (int)1e9;
 
     // LoRA from the flags, unless the weights being resumed carry their own.
