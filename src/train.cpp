@@ -76,7 +76,7 @@ static Options parse_options(int argc, char** argv, bool& help) {
         ("lora-dropout", "dropout on the adapters' input", cxxopts::value<float>()->default_value("0"))
         ("lora-targets", "projections to adapt (GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj; BERT: query, key, value, attention.output.dense, intermediate.dense, output.dense); default PEFT's: c_attn / query,value", cxxopts::value<std::string>()->default_value(""))
         ("lora-rslora", "rank-stabilised LoRA: scale by alpha/sqrt(r)")
-        ("adapter", "an adapter file (written at the end of a LoRA or prompt run) over the --model it was trained on; its LoRA/prompt settings replace the flags'", cxxopts::value<std::string>()->default_value(""))
+        ("adapter", "an adapter file (written at the end of a LoRA or prompt run) over the --model it was trained on; it brings its own LoRA or prompt settings", cxxopts::value<std::string>()->default_value(""))
         ("prompt-method", "prompt (prompt tuning), ptuning (P-tuning, MLP encoder) or prefix (prefix tuning / P-tuning v2); the base weights freeze", cxxopts::value<std::string>()->default_value(""))
         ("prompt-tokens", "virtual tokens of the prompt method", cxxopts::value<int>()->default_value("20"))
         ("prompt-hidden", "ptuning: the MLP encoder's width (PEFT's encoder_hidden_size); prefix: the reparameterisation width (0: none)", cxxopts::value<int>()->default_value("0"));

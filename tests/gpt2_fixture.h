@@ -2,7 +2,8 @@
 // and the comparisons of a model with them: one forward and backward (logits,
 // loss, every gradient) and the fixture's AdamW steps (each step's loss and
 // gradient norm, the final weights). Shared by the model tests (test_gpt2.cpp,
-// test_gpt2_classify.cpp, test_bert.cpp) and the backend conformance suite
+// test_gpt2_classify.cpp, test_bert.cpp, test_lora.cpp, test_prompts.cpp) and
+// the backend conformance suite
 // (conformance.cpp), which report the same measurements their own ways: the
 // tests through doctest, in the last part of this file, and the conformance
 // program, which runs without doctest (DOCTEST_CONFIG_DISABLE), as PASS/FAIL
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bert.h"
 #include "fixture.h"
 #include "gpt2.h"
 #include "gradcheck.h"
@@ -27,6 +29,7 @@
 inline const char* kTrainFixture = "tests/fixtures/gpt2_train.bin";
 inline const char* kDropoutFixture = "tests/fixtures/gpt2_dropout.bin";
 
+// The fixture's config.* entries; a classifier where it holds config.num_labels.
 inline GPT2Config fixture_config(const Fixture& fx) {
     GPT2Config cfg;
     cfg.L = fx.int_scalar("config.L");
@@ -35,6 +38,30 @@ inline GPT2Config fixture_config(const Fixture& fx) {
     cfg.V = fx.int_scalar("config.V");
     cfg.Vp = fx.int_scalar("config.Vp");
     cfg.max_T = fx.int_scalar("config.max_T");
+    if (fx.has("config.num_labels")) cfg.num_labels = fx.int_scalar("config.num_labels");
+    return cfg;
+}
+
+// The same for BERT: the classifier head where the fixture holds config.num_labels, else masked LM.
+inline BertConfig bert_fixture_config(const Fixture& fx) {
+    BertConfig cfg;
+    cfg.L = fx.int_scalar("config.L");
+    cfg.C = fx.int_scalar("config.C");
+    cfg.NH = fx.int_scalar("config.NH");
+    cfg.I = fx.int_scalar("config.I");
+    cfg.V = fx.int_scalar("config.V");
+    cfg.types = fx.int_scalar("config.types");
+    cfg.max_T = fx.int_scalar("config.max_T");
+    cfg.head = fx.has("config.num_labels") ? BertHead::Classifier : BertHead::MaskedLM;
+    cfg.num_labels = fx.has("config.num_labels") ? fx.int_scalar("config.num_labels") : 0;
+    return cfg;
+}
+
+// cfg with the fixture's BERT dropout rates (dropout.hidden, .attn, .classifier).
+inline BertConfig with_fixture_dropout(BertConfig cfg, const Fixture& fx) {
+    cfg.hidden_pdrop = fx.scalar("dropout.hidden");
+    cfg.attn_pdrop = fx.scalar("dropout.attn");
+    cfg.classifier_pdrop = fx.scalar("dropout.classifier");
     return cfg;
 }
 
@@ -102,6 +129,10 @@ inline std::vector<float> download(Backend& be, const float* src, size_t n) {
     std::vector<float> host(n);
     be.download(host.data(), src, n * sizeof(float));
     return host;
+}
+
+inline std::vector<float> param_values(const Model& model, const std::string& name) {
+    return download(model.arena.be, model.arena.param(name), model.arena.params.at(name).numel());
 }
 
 inline double scalar_error(double got, double want) { return std::fabs(got - want) / std::fabs(want); }
@@ -271,6 +302,28 @@ inline void check_training(Model& model, const Batch& batch, const Fixture& fx, 
         worst.add(w.err, w.name);
     }
     MESSAGE("worst final weight: ", worst.name, " relative error ", worst.err);
+}
+
+// The fixture `path` as model M on the CPU backend, the tensors that frozen()
+// picks untrainable: check_training, whose first step also finds that no
+// frozen tensor has a gradient buffer.
+template <typename M, typename Config>
+void check_fixture_training(const char* path, const Config& cfg, double final_weight_tol,
+                            const std::function<bool(const TensorInfo&)>& frozen = nullptr) {
+    Fixture fx(path);
+    std::unique_ptr<Backend> be(make_backend("cpu"));
+    check_training(*load_fixture_model<M>(*be, fx, cfg, frozen), read_batch(fx), fx, final_weight_tol);
+}
+
+// The fixture's dropout.* forward and backward of model M for cfg (its dropout
+// rates set) on the CPU backend, with the masks of dropout.seed and dropout.step.
+template <typename M, typename Config>
+void check_fixture_dropout(const Fixture& fx, const Config& cfg,
+                           const std::function<bool(const TensorInfo&)>& frozen = nullptr) {
+    std::unique_ptr<Backend> be(make_backend("cpu"));
+    auto model = load_fixture_model<M>(*be, fx, cfg, frozen);
+    start_fixture_dropout(*model, fx);
+    check_forward_backward(*model, read_batch(fx), fx, "dropout.");
 }
 
 // For a model loaded with frozen tensors: check_forward_backward, then an

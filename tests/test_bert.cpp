@@ -36,68 +36,45 @@ constexpr double kFinalWeightTol = 1e-4;
 const char* kClassifyFixture = "tests/fixtures/bert_classify.bin";
 const char* kMlmFixture = "tests/fixtures/bert_mlm.bin";
 
-BertConfig bert_fixture_config(const Fixture& fx, BertHead head) {
-    BertConfig cfg;
-    cfg.L = fx.int_scalar("config.L");
-    cfg.C = fx.int_scalar("config.C");
-    cfg.NH = fx.int_scalar("config.NH");
-    cfg.I = fx.int_scalar("config.I");
-    cfg.V = fx.int_scalar("config.V");
-    cfg.types = fx.int_scalar("config.types");
-    cfg.max_T = fx.int_scalar("config.max_T");
-    cfg.head = head;
-    cfg.num_labels = head == BertHead::Classifier ? fx.int_scalar("config.num_labels") : 0;
-    return cfg;
-}
-
-void check_bert_dropout(const char* path, BertHead head) {
-    Fixture fx(path);
-    BertConfig cfg = bert_fixture_config(fx, head);
-    cfg.hidden_pdrop = fx.scalar("dropout.hidden");
-    cfg.attn_pdrop = fx.scalar("dropout.attn");
-    cfg.classifier_pdrop = fx.scalar("dropout.classifier");
-    std::unique_ptr<Backend> be(make_backend("cpu"));
-    auto model = load_fixture_model<BERT>(*be, fx, cfg);
-    start_fixture_dropout(*model, fx);
-    check_forward_backward(*model, read_batch(fx), fx, "dropout.");
-}
-
 // check_frozen (gpt2_fixture.h) with the tensors that frozen() picks untrainable.
-void check_bert_frozen(const char* path, BertHead head, const std::function<bool(const TensorInfo&)>& frozen) {
+void check_bert_frozen(const char* path, const std::function<bool(const TensorInfo&)>& frozen) {
     Fixture fx(path);
     std::unique_ptr<Backend> be(make_backend("cpu"));
-    check_frozen(*load_fixture_model<BERT>(*be, fx, bert_fixture_config(fx, head), frozen), read_batch(fx), fx);
+    check_frozen(*load_fixture_model<BERT>(*be, fx, bert_fixture_config(fx), frozen), read_batch(fx), fx);
 }
 
 }  // namespace
 
+// The fixtures' heads: bert_classify.bin holds config.num_labels, bert_mlm.bin does not.
 TEST_CASE("bert classifier matches PyTorch: logits, loss, gradients and 10 AdamW steps") {
-    Fixture fx(kClassifyFixture);
-    std::unique_ptr<Backend> be(make_backend("cpu"));
-    auto model = load_fixture_model<BERT>(*be, fx, bert_fixture_config(fx, BertHead::Classifier));
-    check_training(*model, read_batch(fx), fx, kFinalWeightTol);
+    const BertConfig cfg = bert_fixture_config(Fixture(kClassifyFixture));
+    REQUIRE(cfg.head == BertHead::Classifier);
+    check_fixture_training<BERT>(kClassifyFixture, cfg, kFinalWeightTol);
 }
 
 TEST_CASE("bert masked LM matches PyTorch: logits at the masked positions, loss, gradients and 10 AdamW steps") {
-    Fixture fx(kMlmFixture);
-    std::unique_ptr<Backend> be(make_backend("cpu"));
-    auto model = load_fixture_model<BERT>(*be, fx, bert_fixture_config(fx, BertHead::MaskedLM));
-    check_training(*model, read_batch(fx), fx, kFinalWeightTol);
+    const BertConfig cfg = bert_fixture_config(Fixture(kMlmFixture));
+    REQUIRE(cfg.head == BertHead::MaskedLM);
+    check_fixture_training<BERT>(kMlmFixture, cfg, kFinalWeightTol);
 }
 
 TEST_CASE("bert dropout matches PyTorch: embeddings, attention probabilities, both residual branches, classifier") {
-    SUBCASE("classifier") { check_bert_dropout(kClassifyFixture, BertHead::Classifier); }
-    SUBCASE("masked LM") { check_bert_dropout(kMlmFixture, BertHead::MaskedLM); }
+    auto check = [](const char* path) {
+        Fixture fx(path);
+        check_fixture_dropout<BERT>(fx, with_fixture_dropout(bert_fixture_config(fx), fx));
+    };
+    SUBCASE("classifier") { check(kClassifyFixture); }
+    SUBCASE("masked LM") { check(kMlmFixture); }
 }
 
 TEST_CASE("bert with frozen tensors: no gradients there, the rest match PyTorch") {
     SUBCASE("classifier with the embeddings and block 0 frozen") {
-        check_bert_frozen(kClassifyFixture, BertHead::Classifier, [](const TensorInfo& t) {
+        check_bert_frozen(kClassifyFixture, [](const TensorInfo& t) {
             return t.layer == 0 || t.name.rfind("embeddings.", 0) == 0;
         });
     }
     SUBCASE("masked LM with the word embeddings, which the decoder shares, frozen") {
-        check_bert_frozen(kMlmFixture, BertHead::MaskedLM,
+        check_bert_frozen(kMlmFixture,
                           [](const TensorInfo& t) { return t.name == "embeddings.word_embeddings.weight"; });
     }
 }

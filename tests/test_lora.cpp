@@ -65,23 +65,12 @@ LoraConfig fixture_lora(const Fixture& fx) {
 
 GPT2Config gpt2_lora_config(const Fixture& fx) {
     GPT2Config cfg = fixture_config(fx);
-    if (fx.has("config.num_labels")) cfg.num_labels = fx.int_scalar("config.num_labels");
     cfg.lora = fixture_lora(fx);
     return cfg;
 }
 
-// test_bert.cpp's bert_fixture_config, the head told by config.num_labels.
 BertConfig bert_lora_config(const Fixture& fx) {
-    BertConfig cfg;
-    cfg.L = fx.int_scalar("config.L");
-    cfg.C = fx.int_scalar("config.C");
-    cfg.NH = fx.int_scalar("config.NH");
-    cfg.I = fx.int_scalar("config.I");
-    cfg.V = fx.int_scalar("config.V");
-    cfg.types = fx.int_scalar("config.types");
-    cfg.max_T = fx.int_scalar("config.max_T");
-    cfg.head = fx.has("config.num_labels") ? BertHead::Classifier : BertHead::MaskedLM;
-    cfg.num_labels = fx.has("config.num_labels") ? fx.int_scalar("config.num_labels") : 0;
+    BertConfig cfg = bert_fixture_config(fx);
     cfg.lora = fixture_lora(fx);
     return cfg;
 }
@@ -94,10 +83,6 @@ bool frozen_base(const TensorInfo& t) {
     return !is_adapter(t) && t.name != "score.weight" && t.name != "classifier.weight" && t.name != "classifier.bias";
 }
 
-std::vector<float> param_values(const Model& model, const std::string& name) {
-    return download(model.arena.be, model.arena.param(name), model.arena.params.at(name).numel());
-}
-
 std::vector<float> logits_of(Model& model, const Batch& batch) {
     model.forward(batch);
     int rows = 0, cols = 0;
@@ -105,50 +90,35 @@ std::vector<float> logits_of(Model& model, const Batch& batch) {
     return download(model.arena.be, logits, (size_t)rows * cols);
 }
 
-// The LoRA fixture `path` as model M with the base frozen: check_training,
-// whose first step also finds that no frozen tensor has a gradient buffer.
-template <typename M, typename Config>
-void check_lora_fixture(const char* path, const Config& cfg) {
-    Fixture fx(path);
-    std::unique_ptr<Backend> be(make_backend("cpu"));
-    check_training(*load_fixture_model<M>(*be, fx, cfg, frozen_base), read_batch(fx), fx, kFinalWeightTol);
-}
-
 }  // namespace
 
 TEST_CASE("lora gpt2 LM on all four projections matches PyTorch/PEFT: logits, loss, gradients, 10 AdamW steps") {
     Fixture fx(kGpt2LmFixture);
-    check_lora_fixture<GPT2>(kGpt2LmFixture, gpt2_lora_config(fx));
+    check_fixture_training<GPT2>(kGpt2LmFixture, gpt2_lora_config(fx), kFinalWeightTol, frozen_base);
 }
 
 TEST_CASE("lora gpt2 classifier, c_attn with rsLoRA, padded rows, score trained: matches PyTorch/PEFT") {
     Fixture fx(kGpt2ClassifyFixture);
     const GPT2Config cfg = gpt2_lora_config(fx);
     CHECK(cfg.lora.rslora);
-    check_lora_fixture<GPT2>(kGpt2ClassifyFixture, cfg);
+    check_fixture_training<GPT2>(kGpt2ClassifyFixture, cfg, kFinalWeightTol, frozen_base);
 }
 
 TEST_CASE("lora bert classifier on query, value, intermediate.dense, classifier trained: matches PyTorch/PEFT") {
     Fixture fx(kBertClassifyFixture);
-    check_lora_fixture<BERT>(kBertClassifyFixture, bert_lora_config(fx));
+    check_fixture_training<BERT>(kBertClassifyFixture, bert_lora_config(fx), kFinalWeightTol, frozen_base);
 }
 
 TEST_CASE("lora bert masked LM on key and the FFN's output.dense, nothing else trained: matches PyTorch/PEFT") {
     Fixture fx(kBertMlmFixture);
-    check_lora_fixture<BERT>(kBertMlmFixture, bert_lora_config(fx));
+    check_fixture_training<BERT>(kBertMlmFixture, bert_lora_config(fx), kFinalWeightTol, frozen_base);
 }
 
 TEST_CASE("lora dropout matches PyTorch/PEFT: BERT classifier with the LoRA, hidden, attention, classifier dropout") {
     Fixture fx(kBertClassifyFixture);
-    BertConfig cfg = bert_lora_config(fx);
-    cfg.hidden_pdrop = fx.scalar("dropout.hidden");
-    cfg.attn_pdrop = fx.scalar("dropout.attn");
-    cfg.classifier_pdrop = fx.scalar("dropout.classifier");
+    BertConfig cfg = with_fixture_dropout(bert_lora_config(fx), fx);
     cfg.lora.dropout = fx.scalar("dropout.lora");
-    std::unique_ptr<Backend> be(make_backend("cpu"));
-    auto model = load_fixture_model<BERT>(*be, fx, cfg, frozen_base);
-    start_fixture_dropout(*model, fx);
-    check_forward_backward(*model, read_batch(fx), fx, "dropout.");
+    check_fixture_dropout<BERT>(fx, cfg, frozen_base);
 }
 
 namespace {

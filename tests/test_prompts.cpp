@@ -62,23 +62,12 @@ PromptConfig fixture_prompt(const Fixture& fx) {
 
 GPT2Config gpt2_prompt_config(const Fixture& fx) {
     GPT2Config cfg = fixture_config(fx);
-    if (fx.has("config.num_labels")) cfg.num_labels = fx.int_scalar("config.num_labels");
     cfg.prompt = fixture_prompt(fx);
     return cfg;
 }
 
-// test_bert.cpp's bert_fixture_config, the head told by config.num_labels.
 BertConfig bert_prompt_config(const Fixture& fx) {
-    BertConfig cfg;
-    cfg.L = fx.int_scalar("config.L");
-    cfg.C = fx.int_scalar("config.C");
-    cfg.NH = fx.int_scalar("config.NH");
-    cfg.I = fx.int_scalar("config.I");
-    cfg.V = fx.int_scalar("config.V");
-    cfg.types = fx.int_scalar("config.types");
-    cfg.max_T = fx.int_scalar("config.max_T");
-    cfg.head = fx.has("config.num_labels") ? BertHead::Classifier : BertHead::MaskedLM;
-    cfg.num_labels = fx.has("config.num_labels") ? fx.int_scalar("config.num_labels") : 0;
+    BertConfig cfg = bert_fixture_config(fx);
     cfg.prompt = fixture_prompt(fx);
     return cfg;
 }
@@ -91,10 +80,6 @@ bool is_head(const TensorInfo& t) {
 // (modules_to_save; BERT's pooler stays frozen).
 bool frozen_base(const TensorInfo& t) { return !is_prompt(t) && !is_head(t); }
 
-std::vector<float> param_values(const Model& model, const std::string& name) {
-    return download(model.arena.be, model.arena.param(name), model.arena.params.at(name).numel());
-}
-
 std::vector<float> grad_values(const Model& model, const std::string& name) {
     return download(model.arena.be, model.arena.grad(name), model.arena.params.at(name).numel());
 }
@@ -105,29 +90,20 @@ double sum_of_squares(const std::vector<float>& x, size_t begin, size_t end) {
     return s;
 }
 
-// The fixture `path` as model M with the base frozen: check_training, whose
-// first step also finds that no frozen tensor has a gradient buffer.
-template <typename M, typename Config>
-void check_prompt_fixture(const char* path, const Config& cfg) {
-    Fixture fx(path);
-    std::unique_ptr<Backend> be(make_backend("cpu"));
-    check_training(*load_fixture_model<M>(*be, fx, cfg, frozen_base), read_batch(fx), fx, kFixtureTol);
-}
-
 }  // namespace
 
 TEST_CASE("prompt tuning, gpt2 LM (n=3, n + t = max_T) matches PyTorch/PEFT: logits, loss, gradients, 10 AdamW steps") {
     Fixture fx(kGpt2LmFixture);
     const GPT2Config cfg = gpt2_prompt_config(fx);
     REQUIRE(cfg.prompt.kind == PromptKind::Prompt);
-    check_prompt_fixture<GPT2>(kGpt2LmFixture, cfg);
+    check_fixture_training<GPT2>(kGpt2LmFixture, cfg, kFixtureTol, frozen_base);
 }
 
 TEST_CASE("prompt method P-tuning (MLP encoder), gpt2 classifier, padded rows, score trained: matches PyTorch/PEFT") {
     Fixture fx(kGpt2PTuningFixture);
     const GPT2Config cfg = gpt2_prompt_config(fx);
     REQUIRE(cfg.prompt.kind == PromptKind::PTuning);
-    check_prompt_fixture<GPT2>(kGpt2PTuningFixture, cfg);
+    check_fixture_training<GPT2>(kGpt2PTuningFixture, cfg, kFixtureTol, frozen_base);
 }
 
 TEST_CASE("prompt method prefix tuning (no reparameterisation), gpt2 LM: matches PyTorch/PEFT") {
@@ -135,7 +111,7 @@ TEST_CASE("prompt method prefix tuning (no reparameterisation), gpt2 LM: matches
     const GPT2Config cfg = gpt2_prompt_config(fx);
     REQUIRE(cfg.prompt.kind == PromptKind::Prefix);
     REQUIRE(cfg.prompt.hidden == 0);
-    check_prompt_fixture<GPT2>(kGpt2PrefixFixture, cfg);
+    check_fixture_training<GPT2>(kGpt2PrefixFixture, cfg, kFixtureTol, frozen_base);
 }
 
 TEST_CASE("prompt method prefix tuning (reparameterised), bert classifier, classifier trained: matches PyTorch/PEFT") {
@@ -143,27 +119,20 @@ TEST_CASE("prompt method prefix tuning (reparameterised), bert classifier, class
     const BertConfig cfg = bert_prompt_config(fx);
     REQUIRE(cfg.prompt.kind == PromptKind::Prefix);
     REQUIRE(cfg.prompt.hidden > 0);
-    check_prompt_fixture<BERT>(kBertPrefixFixture, cfg);
+    check_fixture_training<BERT>(kBertPrefixFixture, cfg, kFixtureTol, frozen_base);
 }
 
 TEST_CASE("prompt method prefix tuning, bert classifier with hidden, attention, classifier dropout: matches PyTorch") {
     // The attention-probability masks are indexed over the (n+t)-long rows the kernel runs.
     Fixture fx(kBertPrefixFixture);
-    BertConfig cfg = bert_prompt_config(fx);
-    cfg.hidden_pdrop = fx.scalar("dropout.hidden");
-    cfg.attn_pdrop = fx.scalar("dropout.attn");
-    cfg.classifier_pdrop = fx.scalar("dropout.classifier");
-    std::unique_ptr<Backend> be(make_backend("cpu"));
-    auto model = load_fixture_model<BERT>(*be, fx, cfg, frozen_base);
-    start_fixture_dropout(*model, fx);
-    check_forward_backward(*model, read_batch(fx), fx, "dropout.");
+    check_fixture_dropout<BERT>(fx, with_fixture_dropout(bert_prompt_config(fx), fx), frozen_base);
 }
 
 TEST_CASE("prompt tuning, bert masked LM (n=4, n + t = max_T), only the prompts train: matches PyTorch/PEFT") {
     Fixture fx(kBertMlmFixture);
     const BertConfig cfg = bert_prompt_config(fx);
     REQUIRE(cfg.prompt.kind == PromptKind::Prompt);
-    check_prompt_fixture<BERT>(kBertMlmFixture, cfg);
+    check_fixture_training<BERT>(kBertMlmFixture, cfg, kFixtureTol, frozen_base);
 }
 
 namespace {

@@ -181,6 +181,22 @@ def bert_batch(gen, head):
     return batch
 
 
+def bert_config(head):
+    """The fixture's config.* entries; num_labels for the classifier only."""
+    config = dict(L=L, C=C, NH=NH, I=I, V=V, types=TYPES, max_T=MAX_T, B=B, T=T)
+    if head == "classifier":
+        config["num_labels"] = NUM_LABELS
+    return config
+
+
+def bert_dropout():
+    """The entries that set the model's dropout, and its Dropout."""
+    p, seed, step = gpt2_ref.PDROP, gpt2_ref.DROP_SEED, gpt2_ref.DROP_STEP
+    settings = [("dropout.hidden", p), ("dropout.attn", p), ("dropout.classifier", p),
+                ("dropout.seed", u32_pair(seed)), ("dropout.step", u32_pair(step))]
+    return settings, Dropout(p, seed, step)
+
+
 def bert_fixture(head, seed):
     """The fixture's entries, and the weights and batch for --check-hf."""
     gen = torch.Generator().manual_seed(seed)
@@ -192,17 +208,12 @@ def bert_fixture(head, seed):
         return model(w, batch, drop)
 
     meta, hyper = common_entries()
-    config = dict(L=L, C=C, NH=NH, I=I, V=V, types=TYPES, max_T=MAX_T, B=B, T=T)
-    if head == "classifier":
-        config["num_labels"] = NUM_LABELS
-    pdrop = gpt2_ref.PDROP
-    dropout = [("dropout.hidden", pdrop), ("dropout.attn", pdrop), ("dropout.classifier", pdrop),
-               ("dropout.seed", u32_pair(gpt2_ref.DROP_SEED)), ("dropout.step", u32_pair(gpt2_ref.DROP_STEP))]
-    entries = meta + [("config." + k, v) for k, v in config.items()] + hyper + \
+    settings, drop = bert_dropout()
+    entries = meta + [("config." + k, v) for k, v in bert_config(head).items()] + hyper + \
         [(k, x.numpy().astype(np.int32)) for k, x in batch.items()] + \
         [(n, p.numpy()) for n, p in weights.items()] + \
-        forward_backward(weights, loss_of, NO_DROPOUT) + train(weights, loss_of) + dropout + \
-        forward_backward(weights, loss_of, Dropout(pdrop, gpt2_ref.DROP_SEED, gpt2_ref.DROP_STEP), "dropout.")
+        forward_backward(weights, loss_of, NO_DROPOUT) + train(weights, loss_of) + settings + \
+        forward_backward(weights, loss_of, drop, "dropout.")
     return entries, weights, batch
 
 
@@ -214,6 +225,12 @@ def gpt2_classify(w, batch):
     last = gpt2_ref.hidden(w, tokens, NO_DROPOUT)[torch.arange(tokens.shape[0]), lengths - 1]
     logits = lin(w, last, "score")
     return logits, F.cross_entropy(logits, batch["labels"])
+
+
+def gpt2_config(t=gpt2_ref.T, **extra):
+    """gpt2_ref's GPT-2 as config.* entries, for a batch of length t."""
+    r = gpt2_ref
+    return dict(L=r.L, C=r.C, NH=r.NH, V=r.V, Vp=r.VP, max_T=r.MAX_T, B=r.B, T=t, **extra)
 
 
 def gpt2_fixture(seed):
@@ -231,8 +248,7 @@ def gpt2_fixture(seed):
         return gpt2_classify(w, batch)
 
     meta, hyper = common_entries()
-    config = dict(L=gpt2_ref.L, C=gpt2_ref.C, NH=gpt2_ref.NH, V=gpt2_ref.V, Vp=gpt2_ref.VP, max_T=gpt2_ref.MAX_T,
-                  B=b, T=t, num_labels=NUM_LABELS)
+    config = gpt2_config(num_labels=NUM_LABELS)
     entries = meta + [("config." + k, v) for k, v in config.items()] + hyper + \
         [(k, x.numpy().astype(np.int32)) for k, x in batch.items()] + \
         [(n, p.numpy()) for n, p in weights.items()] + \
@@ -274,12 +290,27 @@ def compare_hf(what, weights, loss_of, hf_model, to_hf, hf_loss):
     return diffs[worst]
 
 
+def hf_bert_config():
+    """Hugging Face's BertConfig for the fixtures' BERT, dropout off."""
+    import transformers
+    return transformers.BertConfig(vocab_size=V, hidden_size=C, num_hidden_layers=L, num_attention_heads=NH,
+                                   intermediate_size=I, hidden_act="gelu", hidden_dropout_prob=0.0,
+                                   attention_probs_dropout_prob=0.0, max_position_embeddings=MAX_T,
+                                   type_vocab_size=TYPES, layer_norm_eps=LN_EPS, num_labels=NUM_LABELS)
+
+
+def hf_gpt2_config():
+    """Hugging Face's GPT2Config for gpt2_ref's GPT-2 with the classifier's labels and pad id, dropout off."""
+    import transformers
+    r = gpt2_ref
+    return transformers.GPT2Config(vocab_size=r.VP, n_positions=r.MAX_T, n_embd=r.C, n_layer=r.L, n_head=r.NH,
+                                   resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, num_labels=NUM_LABELS,
+                                   pad_token_id=GPT2_PAD)
+
+
 def check_hf_bert(head, weights, batch):
     import transformers
-    cfg = transformers.BertConfig(vocab_size=V, hidden_size=C, num_hidden_layers=L, num_attention_heads=NH,
-                                  intermediate_size=I, hidden_act="gelu", hidden_dropout_prob=0.0,
-                                  attention_probs_dropout_prob=0.0, max_position_embeddings=MAX_T,
-                                  type_vocab_size=TYPES, layer_norm_eps=LN_EPS, num_labels=NUM_LABELS)
+    cfg = hf_bert_config()
     if head == "classifier":
         model = transformers.BertForSequenceClassification(cfg)
     else:
@@ -308,10 +339,7 @@ def check_hf_bert(head, weights, batch):
 
 def check_hf_gpt2(weights, batch):
     import transformers
-    cfg = transformers.GPT2Config(vocab_size=gpt2_ref.VP, n_positions=gpt2_ref.MAX_T, n_embd=gpt2_ref.C,
-                                  n_layer=gpt2_ref.L, n_head=gpt2_ref.NH, resid_pdrop=0.0, embd_pdrop=0.0,
-                                  attn_pdrop=0.0, num_labels=NUM_LABELS, pad_token_id=GPT2_PAD)
-    model = transformers.GPT2ForSequenceClassification(cfg)
+    model = transformers.GPT2ForSequenceClassification(hf_gpt2_config())
 
     def to_hf(n):
         if n == "score.weight":

@@ -81,7 +81,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert_ref  # noqa: E402
 import fixture  # noqa: E402
 import gpt2_ref  # noqa: E402
-from gpt2_ref import DTYPE, NO_DROPOUT, Dropout, common_entries, forward_backward, train, u32_pair  # noqa: E402
+from gpt2_ref import DTYPE, NO_DROPOUT, Dropout, common_entries, forward_backward, train  # noqa: E402
 
 LORA_SITE_BASE = 0x100000  # the first adapter's dropout site, apart from the models' own
 LORA_PDROP = gpt2_ref.PDROP
@@ -189,19 +189,6 @@ def lora_fixture(lora, config, batch, base_weights, model_loss, heads, seed, dro
     return entries, weights
 
 
-def gpt2_config(**extra):
-    r = gpt2_ref
-    return dict(L=r.L, C=r.C, NH=r.NH, V=r.V, Vp=r.VP, max_T=r.MAX_T, B=r.B, T=r.T, **extra)
-
-
-def bert_config(head):
-    r = bert_ref
-    config = dict(L=r.L, C=r.C, NH=r.NH, I=r.I, V=r.V, types=r.TYPES, max_T=r.MAX_T, B=r.B, T=r.T)
-    if head == "classifier":
-        config["num_labels"] = r.NUM_LABELS
-    return config
-
-
 def gpt2_lm_case():
     """gpt2_train.bin's weights and batch, drawn as gpt2_ref.main draws them."""
     r = gpt2_ref
@@ -217,14 +204,14 @@ def gpt2_lm_case():
 
     lora = Lora("gpt2", 4, 8, False, ["c_attn", "attn.c_proj", "c_fc", "mlp.c_proj"], r.L, r.C, 4 * r.C)
     batch = {"tokens": tokens, "targets": targets}
-    return lora, gpt2_config(), batch, weights, model_loss, ()
+    return lora, bert_ref.gpt2_config(), batch, weights, model_loss, ()
 
 
 def gpt2_classify_case():
     _, weights, batch = bert_ref.gpt2_fixture(4444)  # gpt2_classify.bin's weights and batch
     r = gpt2_ref
     lora = Lora("gpt2", 4, 8, True, ["c_attn"], r.L, r.C, 4 * r.C)
-    config = gpt2_config(num_labels=bert_ref.NUM_LABELS)
+    config = bert_ref.gpt2_config(num_labels=bert_ref.NUM_LABELS)
     return lora, config, batch, weights, lambda w, _drop: bert_ref.gpt2_classify(w, batch), ("score.weight",)
 
 
@@ -235,15 +222,7 @@ def bert_case(head, seed, r, alpha, targets, heads):
     batch = bert_ref.bert_batch(gen, head)
     model = bert_ref.BERT_HEADS[head]
     lora = Lora("bert", r, alpha, False, targets, bert_ref.L, bert_ref.C, bert_ref.I)
-    return lora, bert_config(head), batch, weights, lambda w, drop: model(w, batch, drop), heads
-
-
-def bert_dropout():
-    p = gpt2_ref.PDROP
-    seed, step = gpt2_ref.DROP_SEED, gpt2_ref.DROP_STEP
-    settings = [("dropout.hidden", p), ("dropout.attn", p), ("dropout.classifier", p),
-                ("dropout.seed", u32_pair(seed)), ("dropout.step", u32_pair(step))]
-    return settings, Dropout(p, seed, step)
+    return lora, bert_ref.bert_config(head), batch, weights, lambda w, drop: model(w, batch, drop), heads
 
 
 # name, case, the LoRA adapter seed, dropout, the Hugging Face class for --check-peft.
@@ -253,7 +232,7 @@ CASES = [
     ("lora_bert_classify.bin",
      lambda: bert_case("classifier", 4242, 4, 16, ["query", "value", "intermediate.dense"],
                        ("classifier.weight", "classifier.bias")),
-     5353, bert_dropout, "BertForSequenceClassification"),
+     5353, bert_ref.bert_dropout, "BertForSequenceClassification"),
     ("lora_bert_mlm.bin", lambda: bert_case("mlm", 4343, 2, 3, ["key", "output.dense"], ()), 5454, None,
      "BertForMaskedLM"),
 ]
@@ -280,19 +259,9 @@ def check_peft(name, hf_class, lora, batch, weights, model_loss, lora_drop):
     import transformers
     gpt2 = lora.arch == "gpt2"
     if gpt2:
-        r = gpt2_ref
-        cfg = transformers.GPT2Config(vocab_size=r.VP, n_positions=r.MAX_T, n_embd=r.C, n_layer=r.L, n_head=r.NH,
-                                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                      num_labels=bert_ref.NUM_LABELS, pad_token_id=bert_ref.GPT2_PAD)
-        body = "transformer."
+        r, cfg, body = gpt2_ref, bert_ref.hf_gpt2_config(), "transformer."
     else:
-        r = bert_ref
-        cfg = transformers.BertConfig(vocab_size=r.V, hidden_size=r.C, num_hidden_layers=r.L,
-                                      num_attention_heads=r.NH, intermediate_size=r.I, hidden_act="gelu",
-                                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                                      max_position_embeddings=r.MAX_T, type_vocab_size=r.TYPES,
-                                      layer_norm_eps=r.LN_EPS, num_labels=r.NUM_LABELS)
-        body = "bert."
+        r, cfg, body = bert_ref, bert_ref.hf_bert_config(), "bert."
     adapted = {body + s.path for s, _ in lora.adapters}
     # A regular expression naming exactly our modules: PEFT's suffix match of "output.dense" would
     # also take attention.output.dense.

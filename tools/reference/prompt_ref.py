@@ -98,7 +98,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert_ref  # noqa: E402
 import fixture  # noqa: E402
 import gpt2_ref  # noqa: E402
-from gpt2_ref import DTYPE, NO_DROPOUT, Dropout, common_entries, forward_backward, lin, train, u32_pair  # noqa: E402
+from gpt2_ref import DTYPE, NO_DROPOUT, common_entries, forward_backward, lin, train  # noqa: E402
 
 # Where each architecture's body takes the method: the module, its body function, the word and
 # position embedding tables.
@@ -228,11 +228,6 @@ def prompt_fixture(case, weights, dropout=None):
     return entries
 
 
-def gpt2_config(t, **extra):
-    r = gpt2_ref
-    return dict(L=r.L, C=r.C, NH=r.NH, V=r.V, Vp=r.VP, max_T=r.MAX_T, B=r.B, T=t, **extra)
-
-
 def gpt2_lm_case(name, prompts, seed):
     """gpt2_ref's GPT-2 and a batch of n + t = max_T, targets -1 at 5 places."""
     r = gpt2_ref
@@ -249,7 +244,7 @@ def gpt2_lm_case(name, prompts, seed):
         logits, loss = r.forward(w, seen["tokens"], seen["targets"], drop)
         return logits[..., :r.V], loss
 
-    return Case(name, "gpt2", prompts, gpt2_config(t), batch, weights, model_loss, (), "GPT2LMHeadModel",
+    return Case(name, "gpt2", prompts, bert_ref.gpt2_config(t), batch, weights, model_loss, (), "GPT2LMHeadModel",
                 "CAUSAL_LM")
 
 
@@ -268,7 +263,7 @@ def gpt2_classify_case(name, prompts, seed):
     batch = {"tokens": tokens, "lengths": torch.tensor(lengths),
              "labels": torch.randint(0, bert_ref.NUM_LABELS, (r.B,), generator=gen)}
     seen = prompts.seen(batch, r.VP)
-    return Case(name, "gpt2", prompts, gpt2_config(t, num_labels=bert_ref.NUM_LABELS), batch, weights,
+    return Case(name, "gpt2", prompts, bert_ref.gpt2_config(t, num_labels=bert_ref.NUM_LABELS), batch, weights,
                 lambda w, _drop: bert_ref.gpt2_classify(w, seen), ("score.weight",), "GPT2ForSequenceClassification",
                 "SEQ_CLS")
 
@@ -280,22 +275,10 @@ def bert_case(name, prompts, head, seed, hf_class, task):
     weights = r.draw_weights(gen, r.bert_param_shapes(head))
     batch = r.bert_batch(gen, head)
     seen = prompts.seen(batch, r.V)
-    config = dict(L=r.L, C=r.C, NH=r.NH, I=r.I, V=r.V, types=r.TYPES, max_T=r.MAX_T, B=r.B, T=r.T)
-    heads = ()
-    if head == "classifier":
-        config["num_labels"] = r.NUM_LABELS
-        heads = ("classifier.weight", "classifier.bias")
+    heads = ("classifier.weight", "classifier.bias") if head == "classifier" else ()
     model = r.BERT_HEADS[head]
-    return Case(name, "bert", prompts, config, batch, weights, lambda w, drop: model(w, seen, drop), heads, hf_class,
-                task)
-
-
-def bert_dropout():
-    p = gpt2_ref.PDROP
-    seed, step = gpt2_ref.DROP_SEED, gpt2_ref.DROP_STEP
-    settings = [("dropout.hidden", p), ("dropout.attn", p), ("dropout.classifier", p),
-                ("dropout.seed", u32_pair(seed)), ("dropout.step", u32_pair(step))]
-    return settings, Dropout(p, seed, step)
+    return Case(name, "bert", prompts, r.bert_config(head), batch, weights, lambda w, drop: model(w, seen, drop),
+                heads, hf_class, task)
 
 
 def gpt2_prompts(kind, n, hidden):
@@ -314,7 +297,7 @@ CASES = [
      None),
     (lambda: gpt2_lm_case("prompt_gpt2_lm_prefix.bin", gpt2_prompts("prefix", 2, 0), 6363), 6364, None),
     (lambda: bert_case("prompt_bert_classify_prefix.bin", bert_prompts("prefix", 3, 12), "classifier", 6464,
-                       "BertForSequenceClassification", "SEQ_CLS"), 6465, bert_dropout),
+                       "BertForSequenceClassification", "SEQ_CLS"), 6465, bert_ref.bert_dropout),
     (lambda: bert_case("prompt_bert_mlm.bin", bert_prompts("prompt", 4, 0), "mlm", 6565, "BertForMaskedLM",
                        "TOKEN_CLS"), 6566, None),
 ]
@@ -330,19 +313,9 @@ def check_peft(case, weights):
     import transformers
     p, gpt2 = case.prompts, case.arch == "gpt2"
     if gpt2:
-        r = gpt2_ref
-        cfg = transformers.GPT2Config(vocab_size=r.VP, n_positions=r.MAX_T, n_embd=r.C, n_layer=r.L, n_head=r.NH,
-                                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                      num_labels=bert_ref.NUM_LABELS, pad_token_id=bert_ref.GPT2_PAD)
-        body = "transformer."
+        r, cfg, body = gpt2_ref, bert_ref.hf_gpt2_config(), "transformer."
     else:
-        r = bert_ref
-        cfg = transformers.BertConfig(vocab_size=r.V, hidden_size=r.C, num_hidden_layers=r.L,
-                                      num_attention_heads=r.NH, intermediate_size=r.I, hidden_act="gelu",
-                                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                                      max_position_embeddings=r.MAX_T, type_vocab_size=r.TYPES,
-                                      layer_norm_eps=r.LN_EPS, num_labels=r.NUM_LABELS)
-        body = "bert."
+        r, cfg, body = bert_ref, bert_ref.hf_bert_config(), "bert."
     common = dict(task_type=case.task, num_virtual_tokens=p.n)
     if p.kind == "prompt":
         config = peft.PromptTuningConfig(**common)
