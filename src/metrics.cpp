@@ -214,3 +214,13 @@ std::string format_confusion(const ClassificationMetrics& m, const std::vector<s
     }
     return out;
 }
+
+void softmax_rows(float* x, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        float* row = x + (size_t)r * cols;
+        const float mx = *std::max_element(row, row + cols);
+        double sum = 0;
+        for (int c = 0; c < cols; c++) sum += std::exp((double)row[c] - mx);
+        for (int c = 0; c < cols; c++) row[c] = (float)(std::exp((double)row[c] - mx) / sum);
+    }
+}

@@ -47,6 +47,10 @@ struct ClassificationMetrics {
     bool in_label_set(int k) const { return support[k] > 0 || predicted[k] > 0; }
 };
 
+// Each of the rows x cols logits (row-major) becomes its row's softmax
+// probability, computed in double: the probabilities the metrics rank.
+void softmax_rows(float* x, int rows, int cols);
+
 // confusion (K x K) from N true and predicted labels. Throws std::invalid_argument
 // naming the first label outside 0..K-1.
 void confusion_matrix(const int* truth, const int* pred, long long N, int K, long long* confusion);

@@ -409,16 +409,6 @@ struct Evaluation {
     }
 };
 
-static void softmax_rows(std::vector<float>& x, int rows, int cols) {
-    for (int r = 0; r < rows; r++) {
-        float* row = x.data() + (size_t)r * cols;
-        float mx = *std::max_element(row, row + cols);
-        double sum = 0;
-        for (int c = 0; c < cols; c++) sum += std::exp((double)row[c] - mx);
-        for (int c = 0; c < cols; c++) row[c] = (float)(std::exp((double)row[c] - mx) / sum);
-    }
-}
-
 static Evaluation classification_evaluation(const std::vector<int>& truth, const std::vector<int>& pred,
                                             const std::vector<float>& probs, int K, double loss,
                                             const std::vector<std::string>& names, bool print) {
@@ -475,7 +465,7 @@ static Evaluation evaluate(Model& model, Source& data, const std::string& task, 
             continue;
         }
         K = cols;
-        softmax_rows(logits, rows, cols);
+        softmax_rows(logits.data(), rows, cols);
         for (int r = 0; r < rows; r++) {
             const float* row = logits.data() + (size_t)r * cols;
             truth.push_back(batch.labels[r]);

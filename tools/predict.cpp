@@ -21,8 +21,11 @@
 #include <vector>
 
 #include "bert.h"
+#include "example_loader.h"
+#include "examples.h"
 #include "fileio.h"
 #include "gpt2.h"
+#include "metrics.h"
 #include "text_encoder.h"
 #include "weights.h"
 
@@ -127,43 +130,32 @@ int main(int argc, char** argv) {
         for (const std::string& n : names) std::fprintf(out, "\tp(%s)", n.c_str());
         std::fprintf(out, "\n");
 
+        // The lines as examples (label 0 stands in for the unknown one), batched as training batches them.
+        Examples ex;
+        ex.max_len = model->T, ex.vocab_size = enc.vocab_size, ex.label_names = names;
         std::vector<int32_t> ids;
         std::vector<uint8_t> types;
-        std::vector<int> tokens, type_ids, lengths;
-        std::vector<float> logits;
-        for (size_t first = 0; first < texts.size(); first += B) {
-            const int b = (int)std::min<size_t>(B, texts.size() - first);
-            std::vector<std::vector<int32_t>> row_ids(b);
-            std::vector<std::vector<uint8_t>> row_types(b);
-            int t = 1;
-            for (int i = 0; i < b; i++) {
-                enc.encode(texts[first + i], pairs[first + i], row_ids[i], row_types[i]);
-                if (row_ids[i].empty())
-                    throw std::runtime_error(input + ": line " + std::to_string(first + i + 1) + " has no tokens");
-                if (row_ids[i].size() > (size_t)model->T) row_ids[i].resize(model->T), row_types[i].resize(model->T);
-                t = std::max(t, (int)row_ids[i].size());
-            }
-            tokens.assign((size_t)b * t, 0), type_ids.assign((size_t)b * t, 0), lengths.assign(b, 0);
-            for (int i = 0; i < b; i++) {
-                std::copy(row_ids[i].begin(), row_ids[i].end(), tokens.begin() + (size_t)i * t);
-                std::copy(row_types[i].begin(), row_types[i].end(), type_ids.begin() + (size_t)i * t);
-                lengths[i] = (int)row_ids[i].size();
-            }
-            Batch batch;
-            batch.b = b, batch.t = t, batch.tokens = tokens.data(), batch.types = type_ids.data();
-            batch.lengths = lengths.data();
+        for (size_t i = 0; i < texts.size(); i++) {
+            enc.encode(texts[i], pairs[i], ids, types);
+            if (ids.empty()) throw std::runtime_error(input + ": line " + std::to_string(i + 1) + " has no tokens");
+            ids.resize(std::min(ids.size(), (size_t)model->T)), types.resize(ids.size());
+            ex.add(ids, types, 0);
+        }
+        ExampleLoader loader(ex, B, model->T, 0, false, 0);
+        std::vector<float> probs;
+        for (size_t b = 0; b < loader.batches_per_epoch(); b++) {
+            Batch batch = loader.next_batch();
+            batch.labels = nullptr;
             model->forward(batch);
             int rows = 0, cols = 0;
             const float* dev = model->logits_view(rows, cols);
-            logits.resize((size_t)rows * cols);
-            be->download(logits.data(), dev, logits.size() * sizeof(float));
+            probs.resize((size_t)rows * cols);
+            be->download(probs.data(), dev, probs.size() * sizeof(float));
+            softmax_rows(probs.data(), rows, cols);
             for (int i = 0; i < rows; i++) {
-                const float* row = logits.data() + (size_t)i * cols;
-                const float mx = *std::max_element(row, row + cols);
-                double sum = 0;
-                for (int k = 0; k < cols; k++) sum += std::exp((double)row[k] - mx);
+                const float* row = probs.data() + (size_t)i * cols;
                 std::fprintf(out, "%s", names[std::max_element(row, row + cols) - row].c_str());
-                for (int k = 0; k < cols; k++) std::fprintf(out, "\t%.6f", std::exp((double)row[k] - mx) / sum);
+                for (int k = 0; k < cols; k++) std::fprintf(out, "\t%.6f", row[k]);
                 std::fprintf(out, "\n");
             }
         }
