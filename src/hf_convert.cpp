@@ -26,25 +26,31 @@ void allocate_weights_only(Model& model) {
     model.allocate();
 }
 
-// Loads the file into `model`, a model of its config without LoRA. A file
-// with LoRA is loaded into a model with it, whose adapters are merged into
-// the base weights (W += s B A); the base tensors are then copied over.
-template <typename M, typename Config>
-void load_merged(const std::string& path, const Config& cfg, M& model) {
+// Writes the weight file as a Hugging Face folder through save(): `base` is
+// the file's config with Hugging Face's dropouts. A file with LoRA is loaded
+// into a model with it, whose adapters are merged into the base weights
+// (W += s B A); the base tensors are then copied into a model without LoRA.
+template <typename M, typename Config, typename Save>
+void write_hf(const std::string& path, const Config& cfg, Config base, const std::string& out_dir, Save save) {
+    std::unique_ptr<Backend> be(make_backend("cpu"));
+    base.lora = {};
+    M model(*be, base, 1, 1);
+    allocate_weights_only(model);
     if (!cfg.lora.r) {
         load_weights(path, model);
-        return;
+    } else {
+        M adapted(*be, cfg, 1, 1);
+        allocate_weights_only(adapted);
+        load_weights(path, adapted);
+        adapted.lora.merge(adapted.arena, adapted.arch(), false);
+        std::vector<float> host;
+        for (const TensorInfo& t : model.arena.params.tensors) {
+            host.resize(t.numel());
+            adapted.arena.be.download(host.data(), adapted.arena.param(t.name), host.size() * sizeof(float));
+            model.arena.be.upload(model.arena.param(t.name), host.data(), host.size() * sizeof(float));
+        }
     }
-    M adapted(model.arena.be, cfg, 1, 1);
-    allocate_weights_only(adapted);
-    load_weights(path, adapted);
-    adapted.lora.merge(adapted.arena, adapted.arch(), false);
-    std::vector<float> host;
-    for (const TensorInfo& t : model.arena.params.tensors) {
-        host.resize(t.numel());
-        adapted.arena.be.download(host.data(), adapted.arena.param(t.name), host.size() * sizeof(float));
-        model.arena.be.upload(model.arena.param(t.name), host.data(), host.size() * sizeof(float));
-    }
+    save(out_dir, model);
 }
 
 }  // namespace
@@ -75,23 +81,14 @@ void convert_minitrain_to_hf(const std::string& path, const std::string& out_dir
         fail(path, "an adapter file holds no base weights; convert the full weight file, or export the adapter "
                    "with --to-peft");
     const std::string& arch = wf.arch;
-    std::unique_ptr<Backend> be(make_backend("cpu"));
     if (arch == "gpt2") {
         GPT2Config cfg = read_gpt2_config(path), base = cfg;
         base.embd_pdrop = base.attn_pdrop = base.resid_pdrop = kHfDropout;
-        base.lora = {};
-        GPT2 model(*be, base, 1, 1);
-        allocate_weights_only(model);
-        load_merged(path, cfg, model);
-        save_hf_gpt2(out_dir, model);
+        write_hf<GPT2>(path, cfg, base, out_dir, save_hf_gpt2);
     } else if (arch == "bert") {
         BertConfig cfg = read_bert_config(path), base = cfg;
         base.hidden_pdrop = base.attn_pdrop = base.classifier_pdrop = kHfDropout;
-        base.lora = {};
-        BERT model(*be, base, 1, 1);
-        allocate_weights_only(model);
-        load_merged(path, cfg, model);
-        save_hf_bert(out_dir, model);
+        write_hf<BERT>(path, cfg, base, out_dir, save_hf_bert);
     } else {
         fail(path, "holds a " + arch + " model, which has no Hugging Face converter");
     }
