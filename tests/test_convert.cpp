@@ -26,6 +26,7 @@
 #include "gradcheck.h"
 #include "hf_convert.h"
 #include "hf_gpt2.h"
+#include "raw_safetensors.h"
 #include "safetensors.h"
 #include "support.h"
 #include "weights.h"
@@ -45,93 +46,14 @@ uint64_t le64(const std::string& s, size_t at) {
     return v;
 }
 
-// ---- safetensors, the test's own reader and writer --------------------------------------------
-
-struct RawTensor {
-    std::string dtype;
-    std::vector<int64_t> shape;
-    std::string bytes;
-};
-using RawTensors = std::vector<std::pair<std::string, RawTensor>>;
-
-struct RawFile {
-    uint64_t header_len = 0;
-    json metadata;
-    RawTensors tensors;  // in name order
-};
-
-RawFile read_raw(const std::string& path) {
-    const std::string file = slurp(path);
-    RawFile out;
-    out.header_len = le64(file, 0);
-    const json header = json::parse(file.substr(8, out.header_len));
-    for (const auto& item : header.items()) {
-        if (item.key() == "__metadata__") {
-            out.metadata = item.value();
-            continue;
-        }
-        const json& info = item.value();
-        uint64_t begin = info["data_offsets"][0], end = info["data_offsets"][1];
-        out.tensors.push_back({item.key(), {info["dtype"], info["shape"].get<std::vector<int64_t>>(),
-                                            file.substr(8 + out.header_len + begin, end - begin)}});
-    }
-    return out;
-}
-
-// The 8-byte length, the header, the data.
-std::string framed(const std::string& header, const std::string& data, uint64_t length) {
-    std::string out;
-    for (int k = 0; k < 8; k++) out.push_back((char)(length >> (8 * k)));
-    return out + header + data;
-}
-std::string framed(const std::string& header, const std::string& data) {
-    return framed(header, data, header.size());
-}
-
-// A valid file holding the tensors in the given order, data back to back.
-std::string safetensors_bytes(const RawTensors& tensors) {
-    ojson header;
-    header["__metadata__"] = {{"format", "pt"}};
-    std::string data;
-    for (const auto& [name, t] : tensors) {
-        ojson info;
-        info["dtype"] = t.dtype;
-        info["shape"] = t.shape;
-        info["data_offsets"] = {data.size(), data.size() + t.bytes.size()};
-        header[name] = info;
-        data += t.bytes;
-    }
-    return framed(header.dump(), data);
-}
-
-RawTensors fixture_tensors() { return read_raw(kFixtureDir + "/model.safetensors").tensors; }
-
-RawTensor& find(RawTensors& tensors, const std::string& name) {
-    auto it = std::find_if(tensors.begin(), tensors.end(), [&](const auto& t) { return t.first == name; });
-    REQUIRE_MESSAGE(it != tensors.end(), "no tensor " << name);
-    return it->second;
-}
+RawTensors fixture_tensors() { return read_raw(kFixtureDir + "/model.safetensors"); }
 
 // A Hugging Face folder with the fixture's config, edited, and the given tensors.
 std::string make_folder(const TempDir& tmp, const std::string& name, const RawTensors& tensors,
                         const std::function<void(json&)>& edit_config = nullptr) {
-    const std::string dir = tmp.file(name);
-    fs::create_directories(dir);
-    json config = json::parse(slurp(kFixtureDir + "/config.json"));
-    if (edit_config) edit_config(config);
-    spit(dir + "/config.json", config.dump(2));
-    spit(dir + "/model.safetensors", safetensors_bytes(tensors));
-    return dir;
+    return hf_folder(kFixtureDir, tmp, name, tensors, edit_config);
 }
 
-// Runs f, which must throw a one-line error that starts with "<file>: " and mentions needle.
-void check_error(const std::function<void()>& f, const std::string& file, const std::string& needle) {
-    const std::string msg = error_of(f);
-    INFO("error: " << msg);
-    CHECK(msg.rfind(file + ": ", 0) == 0);
-    CHECK(msg.find('\n') == std::string::npos);
-    CHECK(msg.find(needle) != std::string::npos);
-}
 
 float as_float(const std::string& bytes, size_t i) {
     uint32_t bits = 0;
@@ -208,17 +130,17 @@ TEST_CASE("convert: HF -> runtime -> HF gives back transformers' file") {
     convert_hf_to_minitrain(kFixtureDir, tmp.file("model.bin"));
     convert_minitrain_to_hf(tmp.file("model.bin"), tmp.file("hf"));
 
-    const RawFile want = read_raw(kFixtureDir + "/model.safetensors");
-    const RawFile got = read_raw(tmp.file("hf/model.safetensors"));
+    const RawFile want = read_raw_file(kFixtureDir + "/model.safetensors");
+    const RawFile got = read_raw_file(tmp.file("hf/model.safetensors"));
     CHECK(got.header_len % 8 == 0);
     CHECK(got.metadata == json({{"format", "pt"}}));
     REQUIRE(got.tensors.size() == want.tensors.size());
     for (size_t i = 0; i < want.tensors.size(); i++) {
-        INFO(want.tensors[i].first);
-        CHECK(got.tensors[i].first == want.tensors[i].first);
-        CHECK(got.tensors[i].second.dtype == want.tensors[i].second.dtype);
-        CHECK(got.tensors[i].second.shape == want.tensors[i].second.shape);
-        CHECK(got.tensors[i].second.bytes == want.tensors[i].second.bytes);
+        INFO(want.tensors[i].name);
+        CHECK(got.tensors[i].name == want.tensors[i].name);
+        CHECK(got.tensors[i].dtype == want.tensors[i].dtype);
+        CHECK(got.tensors[i].shape == want.tensors[i].shape);
+        CHECK(got.tensors[i].bytes == want.tensors[i].bytes);
     }
     // The writer follows the official library's layout, so the whole file comes back.
     CHECK(slurp(tmp.file("hf/model.safetensors")) == slurp(kFixtureDir + "/model.safetensors"));
@@ -259,10 +181,10 @@ TEST_CASE("convert: GPT2Model names, old attention buffers, a tied lm_head and B
 
     SUBCASE("no 'transformer.' prefix, causal-mask buffers, lm_head equal to wte") {
         RawTensors tensors;
-        for (const auto& [name, t] : fixture_tensors()) tensors.push_back({name.substr(12), t});
-        tensors.push_back({"h.0.attn.bias", {"F32", {1, 1, 16, 16}, std::string(16 * 16 * 4, '\1')}});
-        tensors.push_back({"h.1.attn.masked_bias", {"F32", {}, std::string(4, '\0')}});
-        tensors.push_back({"lm_head.weight", find(tensors, "wte.weight")});
+        for (const RawTensor& t : fixture_tensors()) tensors.push_back(renamed(t, t.name.substr(12)));
+        tensors.push_back({"h.0.attn.bias", "F32", {1, 1, 16, 16}, std::string(16 * 16 * 4, '\1')});
+        tensors.push_back({"h.1.attn.masked_bias", "F32", {}, std::string(4, '\0')});
+        tensors.push_back(renamed(find(tensors, "wte.weight"), "lm_head.weight"));
         const std::string dir = make_folder(tmp, "gpt2model", tensors);
         convert_hf_to_minitrain(dir, tmp.file("got.bin"));
         CHECK(slurp(tmp.file("got.bin")) == slurp(tmp.file("want.bin")));
@@ -270,12 +192,12 @@ TEST_CASE("convert: GPT2Model names, old attention buffers, a tied lm_head and B
 
     SUBCASE("BF16 tensors widen to the F32 values they round to") {
         RawTensors bf16 = fixture_tensors(), f32 = bf16;
-        for (auto& [name, t] : bf16) {
+        for (RawTensor& t : bf16) {
             std::string halves;
             for (size_t i = 0; i < t.bytes.size(); i += 4) halves += t.bytes.substr(i + 2, 2);
-            t = {"BF16", t.shape, halves};
+            t = {t.name, "BF16", t.shape, halves};
         }
-        for (auto& [name, t] : f32)
+        for (RawTensor& t : f32)
             for (size_t i = 0; i < t.bytes.size(); i += 4) t.bytes[i] = t.bytes[i + 1] = '\0';
         convert_hf_to_minitrain(make_folder(tmp, "bf16", bf16), tmp.file("bf16.bin"));
         convert_hf_to_minitrain(make_folder(tmp, "f32", f32), tmp.file("f32.bin"));
@@ -300,7 +222,7 @@ TEST_CASE("safetensors: F16 and BF16 widen exactly") {
     const std::vector<uint16_t> bf16 = {0x3f80, 0xc0a0, 0x3eab, 0x0001};
     const std::vector<float> bf16_values = {1.0f, -5.0f, 0.333984375f, 9.183549615799121e-41f};
     spit(tmp.file("h.safetensors"),
-         safetensors_bytes({{"b", {"BF16", {4}, halves(bf16)}}, {"h", {"F16", {3, 3}, halves(f16)}}}));
+         raw_file({{"b", "BF16", {4}, halves(bf16)}, {"h", "F16", {3, 3}, halves(f16)}}));
 
     SafetensorsFile file(tmp.file("h.safetensors"));
     REQUIRE(file.header().tensors.size() == 2);
@@ -438,13 +360,13 @@ TEST_CASE("convert: bad Hugging Face folders give a one-line error naming the fi
                 "missing tensor 'transformer.h.0.attn.c_attn.bias'");
     }
     SUBCASE("an unexpected tensor") {
-        tensors.push_back({"transformer.h.2.ln_1.bias", find(tensors, "transformer.h.1.ln_1.bias")});
+        tensors.push_back(renamed(find(tensors, "transformer.h.1.ln_1.bias"), "transformer.h.2.ln_1.bias"));
         rejects(make_folder(tmp, "extra", tensors), "model.safetensors", "unexpected tensor 'transformer.h.2.ln_1.bias'");
     }
     SUBCASE("an lm_head that is not wte") {
         RawTensor head = find(tensors, "transformer.wte.weight");
         head.bytes[100] ^= 1;
-        tensors.push_back({"lm_head.weight", head});
+        tensors.push_back(renamed(head, "lm_head.weight"));
         rejects(make_folder(tmp, "head", tensors), "model.safetensors", "'lm_head.weight' differs");
     }
     SUBCASE("a non-finite weight") {

@@ -28,6 +28,7 @@
 #include "gradcheck.h"
 #include "hf_bert.h"
 #include "hf_convert.h"
+#include "raw_safetensors.h"
 #include "support.h"
 #include "weights.h"
 
@@ -41,56 +42,6 @@ const std::string kCls = "tests/fixtures/hf_bert_tiny/cls";
 const std::string kMlm = "tests/fixtures/hf_bert_tiny/mlm";
 constexpr double kTol = 1e-5;
 
-// ---- safetensors, the test's own reader and writer --------------------------------------------
-
-struct RawTensor {
-    std::string name, dtype;
-    std::vector<int64_t> shape;
-    std::string bytes;
-};
-using RawTensors = std::vector<RawTensor>;
-
-RawTensors read_raw(const std::string& path) {
-    const std::string file = slurp(path);
-    uint64_t n = 0;
-    for (int k = 0; k < 8; k++) n |= (uint64_t)(unsigned char)file[k] << (8 * k);
-    const json header = json::parse(file.substr(8, n));
-    RawTensors out;
-    for (const auto& item : header.items()) {
-        if (item.key() == "__metadata__") continue;
-        const json& info = item.value();
-        const uint64_t begin = info["data_offsets"][0], end = info["data_offsets"][1];
-        out.push_back({item.key(), info["dtype"], info["shape"].get<std::vector<int64_t>>(),
-                       file.substr(8 + n + begin, end - begin)});
-    }
-    return out;
-}
-
-// A valid file holding the tensors in the given order, data back to back.
-std::string raw_file(const RawTensors& tensors) {
-    ojson header;
-    header["__metadata__"] = {{"format", "pt"}};
-    std::string data;
-    for (const RawTensor& t : tensors) {
-        ojson info;
-        info["dtype"] = t.dtype;
-        info["shape"] = t.shape;
-        info["data_offsets"] = {data.size(), data.size() + t.bytes.size()};
-        header[t.name] = info;
-        data += t.bytes;
-    }
-    const std::string text = header.dump();
-    std::string out;
-    for (int k = 0; k < 8; k++) out.push_back((char)((uint64_t)text.size() >> (8 * k)));
-    return out + text + data;
-}
-
-RawTensor& find(RawTensors& tensors, const std::string& name) {
-    auto it = std::find_if(tensors.begin(), tensors.end(), [&](const RawTensor& t) { return t.name == name; });
-    REQUIRE_MESSAGE(it != tensors.end(), "no tensor " << name);
-    return *it;
-}
-
 void erase(RawTensors& tensors, const std::function<bool(const RawTensor&)>& drop) {
     tensors.erase(std::remove_if(tensors.begin(), tensors.end(), drop), tensors.end());
 }
@@ -100,22 +51,7 @@ bool starts_with(const std::string& s, const std::string& start) { return s.comp
 // A Hugging Face folder with `from`'s config, edited, and the given tensors.
 std::string make_folder(const TempDir& tmp, const std::string& name, const RawTensors& tensors,
                         const std::function<void(json&)>& edit_config = nullptr, const std::string& from = kCls) {
-    const std::string dir = tmp.file(name);
-    fs::create_directories(dir);
-    json config = json::parse(slurp(from + "/config.json"));
-    if (edit_config) edit_config(config);
-    spit(dir + "/config.json", config.dump(2));
-    spit(dir + "/model.safetensors", raw_file(tensors));
-    return dir;
-}
-
-// Runs f, which must throw a one-line error that starts with "<file>: " and mentions needle.
-void check_error(const std::function<void()>& f, const std::string& file, const std::string& needle) {
-    const std::string msg = error_of(f);
-    INFO("error: " << msg);
-    CHECK(msg.rfind(file + ": ", 0) == 0);
-    CHECK(msg.find('\n') == std::string::npos);
-    CHECK(msg.find(needle) != std::string::npos);
+    return hf_folder(from, tmp, name, tensors, edit_config);
 }
 
 // ---- the model -------------------------------------------------------------------------------
