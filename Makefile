@@ -76,8 +76,12 @@ bin/tests: $(patsubst %.cpp,build/%.o,$(TEST_SRC)) build/libminitrain.a
 
 # The whole suite on 2 threads (the CI machine's cores), threads sleeping rather than spinning at
 # barriers (other processes may share the cores); doctest filters pass through: make test ARGS='-tc=*layernorm*'
-test: all
+test: all check-layers
 	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive ./bin/tests $(ARGS)
+
+# Lower layers of src/ never include higher ones (the order is in the script).
+check-layers:
+	tools/check_layers.sh
 
 bench: bin/bench
 	OMP_NUM_THREADS=2 ./bin/bench --torch
@@ -96,6 +100,6 @@ clean:
 	rm -rf build bin train
 
 FORCE:
-.PHONY: all test bench clean test-gpu FORCE
+.PHONY: all test check-layers bench clean test-gpu FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "kernels.cuh"
-#include "rng.h"
+#include "core/rng.h"
 
 namespace gpu {
 

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "backend.h"
+#include "core/backend.h"
 #include "kernels.cuh"
 
 namespace {

@@ -9,7 +9,7 @@
 
 #include <cstddef>
 
-#include "backend.h"
+#include "core/backend.h"
 #include "common.cuh"
 
 namespace gpu {

@@ -2,7 +2,7 @@
 // src/cpu/pointwise.cpp, src/cpu/dropout.cpp). Grid-stride loops; elements are
 // independent, so any launch geometry gives the same bits.
 #include "kernels.cuh"
-#include "rng.h"
+#include "core/rng.h"
 
 namespace gpu {
 

@@ -21,21 +21,21 @@
 #include <string>
 #include <vector>
 
-#include "bert.h"
-#include "checkpoint.h"
-#include "dataloader.h"
-#include "example_loader.h"
-#include "examples.h"
-#include "freeze.h"
-#include "gpt2.h"
-#include "metrics.h"
-#include "optimizer.h"
-#include "sampler.h"
-#include "schedule.h"
-#include "tokenfile.h"
-#include "text_encoder.h"
-#include "tokenizer.h"
-#include "weights.h"
+#include "models/bert.h"
+#include "train/checkpoint.h"
+#include "data/dataloader.h"
+#include "data/example_loader.h"
+#include "data/examples.h"
+#include "adapters/freeze.h"
+#include "models/gpt2.h"
+#include "train/metrics.h"
+#include "train/optimizer.h"
+#include "models/sampler.h"
+#include "train/schedule.h"
+#include "data/tokenfile.h"
+#include "data/text_encoder.h"
+#include "data/tokenizer.h"
+#include "formats/weights.h"
 
 static const char* DEFAULT_TRAIN = "data/tinyshakespeare_train.bin";
 static const char* DEFAULT_VAL = "data/tinyshakespeare_val.bin";

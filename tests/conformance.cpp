@@ -40,13 +40,13 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
-#include "checkpoint.h"
+#include "core/backend.h"
+#include "train/checkpoint.h"
 #include "gpt2_fixture.h"
-#include "gpt2.h"
+#include "models/gpt2.h"
 #include "gradcheck.h"
-#include "optimizer.h"
-#include "rng.h"
+#include "train/optimizer.h"
+#include "core/rng.h"
 
 namespace {
 

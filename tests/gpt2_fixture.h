@@ -19,12 +19,12 @@
 #include <string>
 #include <vector>
 
-#include "bert.h"
+#include "models/bert.h"
 #include "fixture.h"
-#include "gpt2.h"
+#include "models/gpt2.h"
 #include "gradcheck.h"
-#include "model.h"
-#include "optimizer.h"
+#include "core/model.h"
+#include "train/optimizer.h"
 
 inline const char* kTrainFixture = "tests/fixtures/gpt2_train.bin";
 inline const char* kDropoutFixture = "tests/fixtures/gpt2_dropout.bin";

@@ -23,15 +23,15 @@
 #include <string>
 #include <vector>
 
-#include "bert.h"
-#include "gpt2.h"
+#include "models/bert.h"
+#include "models/gpt2.h"
 #include "gradcheck.h"
-#include "hf_bert.h"
-#include "hf_convert.h"
-#include "hf_gpt2.h"
-#include "peft.h"
+#include "formats/hf_bert.h"
+#include "formats/hf_convert.h"
+#include "formats/hf_gpt2.h"
+#include "formats/peft.h"
 #include "support.h"
-#include "weights.h"
+#include "formats/weights.h"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include <functional>
 #include <memory>
 
-#include "bert.h"
+#include "models/bert.h"
 #include "gpt2_fixture.h"
 
 namespace {

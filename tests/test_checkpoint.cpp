@@ -8,9 +8,9 @@
 #include <memory>
 #include <vector>
 
-#include "checkpoint.h"
-#include "gpt2.h"
-#include "optimizer.h"
+#include "train/checkpoint.h"
+#include "models/gpt2.h"
+#include "train/optimizer.h"
 #include "support.h"
 
 namespace fs = std::filesystem;

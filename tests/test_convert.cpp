@@ -22,14 +22,14 @@
 #include <vector>
 
 #include "fixture.h"
-#include "gpt2.h"
+#include "models/gpt2.h"
 #include "gradcheck.h"
-#include "hf_convert.h"
-#include "hf_gpt2.h"
+#include "formats/hf_convert.h"
+#include "formats/hf_gpt2.h"
 #include "raw_safetensors.h"
-#include "safetensors.h"
+#include "formats/safetensors.h"
 #include "support.h"
-#include "weights.h"
+#include "formats/weights.h"
 
 namespace {
 

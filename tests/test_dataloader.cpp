@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "dataloader.h"
+#include "data/dataloader.h"
 #include "support.h"
-#include "tokenfile.h"
+#include "data/tokenfile.h"
 
 namespace {
 

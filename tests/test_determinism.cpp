@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "gpt2.h"
-#include "optimizer.h"
-#include "rng.h"
+#include "models/gpt2.h"
+#include "train/optimizer.h"
+#include "core/rng.h"
 
 // 20 AdamW steps of a small GPT-2 with every dropout on, on batches drawn from
 // a fixed token stream; returns the loss of each step.

@@ -6,7 +6,7 @@
 
 #include "cpu/kernels.h"
 #include "gradcheck.h"
-#include "rng.h"
+#include "core/rng.h"
 
 namespace {
 

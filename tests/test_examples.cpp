@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "examples.h"
+#include "data/examples.h"
 #include "support.h"
 
 namespace fs = std::filesystem;

@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "bert.h"
+#include "models/bert.h"
 #include "cpu/kernels.h"
-#include "freeze.h"
-#include "gpt2.h"
+#include "adapters/freeze.h"
+#include "models/gpt2.h"
 #include "gradcheck.h"
-#include "optimizer.h"
+#include "train/optimizer.h"
 #include "support.h"
 
 namespace {

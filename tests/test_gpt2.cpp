@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "gpt2.h"
+#include "models/gpt2.h"
 #include "gpt2_fixture.h"
 
 namespace {

@@ -13,7 +13,7 @@
 
 #include <memory>
 
-#include "gpt2.h"
+#include "models/gpt2.h"
 #include "gpt2_fixture.h"
 
 namespace {

@@ -22,15 +22,15 @@
 #include <utility>
 #include <vector>
 
-#include "bert.h"
+#include "models/bert.h"
 #include "fixture.h"
 #include "gpt2_fixture.h"
 #include "gradcheck.h"
-#include "hf_bert.h"
-#include "hf_convert.h"
+#include "formats/hf_bert.h"
+#include "formats/hf_convert.h"
 #include "raw_safetensors.h"
 #include "support.h"
-#include "weights.h"
+#include "formats/weights.h"
 
 namespace {
 

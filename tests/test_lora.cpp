@@ -28,12 +28,12 @@
 #include <utility>
 #include <vector>
 
-#include "bert.h"
-#include "gpt2.h"
+#include "models/bert.h"
+#include "models/gpt2.h"
 #include "gpt2_fixture.h"
-#include "lora.h"
+#include "adapters/lora.h"
 #include "support.h"
-#include "weights.h"
+#include "formats/weights.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fixture.h"
-#include "metrics.h"
+#include "train/metrics.h"
 
 // Counts become exact ratios rounded once, so hand values agree to double rounding.
 static const double kExact = 1e-12;

@@ -31,14 +31,14 @@
 #include <string>
 #include <vector>
 
-#include "bert.h"
+#include "models/bert.h"
 #include "fixture.h"
 #include "gpt2_fixture.h"
 #include "gradcheck.h"
-#include "hf_convert.h"
+#include "formats/hf_convert.h"
 #include "support.h"
-#include "weights.h"
-#include "wordpiece.h"
+#include "formats/weights.h"
+#include "data/wordpiece.h"
 
 namespace {
 

@@ -28,13 +28,13 @@
 #include <utility>
 #include <vector>
 
-#include "bert.h"
-#include "gpt2.h"
+#include "models/bert.h"
+#include "models/gpt2.h"
 #include "gpt2_fixture.h"
-#include "optimizer.h"
-#include "prompts.h"
+#include "train/optimizer.h"
+#include "adapters/prompts.h"
 #include "support.h"
-#include "weights.h"
+#include "formats/weights.h"
 
 namespace {
 

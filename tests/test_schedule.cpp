@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "schedule.h"
+#include "train/schedule.h"
 
 static Schedule make(const char* kind) {
     Schedule s;

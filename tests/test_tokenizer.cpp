@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support.h"
-#include "tokenizer.h"
+#include "data/tokenizer.h"
 
 namespace fs = std::filesystem;
 

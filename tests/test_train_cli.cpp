@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "support.h"
-#include "tokenfile.h"
+#include "data/tokenfile.h"
 
 namespace fs = std::filesystem;
 

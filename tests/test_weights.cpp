@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "gpt2.h"
+#include "models/gpt2.h"
 #include "support.h"
-#include "weights.h"
+#include "formats/weights.h"
 
 namespace {
 

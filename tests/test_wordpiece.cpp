@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support.h"
-#include "wordpiece.h"
+#include "data/wordpiece.h"
 
 namespace fs = std::filesystem;
 using ids = std::vector<uint32_t>;

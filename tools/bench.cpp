@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "gpt2.h"
-#include "optimizer.h"
-#include "rng.h"
+#include "models/gpt2.h"
+#include "train/optimizer.h"
+#include "core/rng.h"
 
 struct BenchConfig {
     const char* name;

@@ -14,9 +14,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "hf_convert.h"
-#include "peft.h"
-#include "weights.h"
+#include "formats/hf_convert.h"
+#include "formats/peft.h"
+#include "formats/weights.h"
 
 int main(int argc, char** argv) {
     cxxopts::Options options("convert", "Converts GPT-2 and BERT weights between a Hugging Face folder "

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "weights.h"
+#include "formats/weights.h"
 
 // 124475904 -> "124,475,904"
 static std::string grouped(uint64_t n) {

@@ -27,10 +27,10 @@
 #include <string>
 #include <vector>
 
-#include "fileio.h"
-#include "examples.h"
-#include "tokenizer.h"
-#include "text_encoder.h"
+#include "core/fileio.h"
+#include "data/examples.h"
+#include "data/tokenizer.h"
+#include "data/text_encoder.h"
 
 namespace {
 

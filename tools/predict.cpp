@@ -20,14 +20,14 @@
 #include <string>
 #include <vector>
 
-#include "bert.h"
-#include "example_loader.h"
-#include "examples.h"
-#include "fileio.h"
-#include "gpt2.h"
-#include "metrics.h"
-#include "text_encoder.h"
-#include "weights.h"
+#include "models/bert.h"
+#include "data/example_loader.h"
+#include "data/examples.h"
+#include "core/fileio.h"
+#include "models/gpt2.h"
+#include "train/metrics.h"
+#include "data/text_encoder.h"
+#include "formats/weights.h"
 
 namespace {
 

@@ -18,9 +18,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "fileio.h"
-#include "tokenfile.h"
-#include "tokenizer.h"
+#include "core/fileio.h"
+#include "data/tokenfile.h"
+#include "data/tokenizer.h"
 
 static void write_tokens(const std::string& path, std::vector<uint32_t> tokens, const Tokenizer& tok, bool eot) {
     if (eot) tokens.push_back((uint32_t)tok.eot());

@@ -17,7 +17,7 @@
 
 #include "cpu/kernels.h"
 #include "cpu/mathfn.h"
-#include "rng.h"
+#include "core/rng.h"
 
 namespace cpu {
 

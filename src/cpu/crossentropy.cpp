@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels.h"
-#include "mathfn.h"
+#include "cpu/kernels.h"
+#include "cpu/mathfn.h"
 
 namespace cpu {
 

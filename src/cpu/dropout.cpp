@@ -2,8 +2,8 @@
 // the forward's mask from the key instead of storing it.
 #include <algorithm>
 
-#include "../rng.h"
-#include "kernels.h"
+#include "core/rng.h"
+#include "cpu/kernels.h"
 
 namespace cpu {
 

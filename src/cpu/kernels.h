@@ -10,7 +10,7 @@
 #pragma once
 #include <cstddef>
 
-#include "../backend.h"
+#include "core/backend.h"
 
 namespace cpu {
 

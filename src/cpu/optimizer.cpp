@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels.h"
+#include "cpu/kernels.h"
 
 namespace cpu {
 
