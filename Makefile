@@ -9,6 +9,8 @@ CXXFLAGS += -std=c++17 -fopenmp -fno-math-errno -Wall -Wextra -MMD -MP -Isrc
 LDFLAGS  += -fopenmp
 # ICU: Unicode character classes for the GPT-2 pre-tokenizer.
 LDLIBS   += -licuuc
+# OpenSSL's libcrypto: the sha256 of data files in run.json.
+LDLIBS   += -lcrypto
 
 LIB_SRC  := $(filter-out src/train.cpp,$(wildcard src/*.cpp src/*/*.cpp))
 TOOL_SRC := $(wildcard tools/*.cpp)
@@ -50,6 +52,15 @@ FLAGS := $(CXX) $(CXXFLAGS) | $(NVCC) $(NVCCFLAGS)
 build/flags: FORCE
 	@mkdir -p build
 	@echo '$(FLAGS)' | cmp -s - $@ || echo '$(FLAGS)' > $@
+
+# run.json names the commit a run was built from; only the object that holds
+# it rebuilds when the commit changes.
+COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+build/commit: FORCE
+	@mkdir -p build
+	@echo '$(COMMIT)' | cmp -s - $@ || echo '$(COMMIT)' > $@
+build/src/train/run_record.o: build/commit
+build/src/train/run_record.o: CXXFLAGS += -DMINITRAIN_COMMIT='"$(COMMIT)"'
 
 build/%.o: %.cpp build/flags
 	@mkdir -p $(dir $@)

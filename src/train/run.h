@@ -1,0 +1,10 @@
+// One whole run from a TrainConfig: the task, the backend, the model and its
+// starting weights (or the checkpoint to resume), the data, then the
+// trainer's fit (or evaluate_only). What ./train's main calls, and what a
+// program that embeds the library calls.
+#pragma once
+#include "train/config.h"
+
+// Validates a copy of cfg and runs it; throws a one-line std::runtime_error on
+// bad input (flags, files, a non-finite step under --on-nan abort).
+void run_training(const TrainConfig& cfg);
