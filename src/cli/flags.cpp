@@ -1,5 +1,6 @@
 #include "cli/flags.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cxxopts.hpp>
@@ -125,11 +126,12 @@ void add_flag(cxxopts::Options& opts, const Flag& f) {
         f.field);
 }
 
+// The command line's value of a flag it gives.
 void read_flag(const cxxopts::ParseResult& r, const Flag& f, TrainConfig& cfg) {
     std::visit(
         [&](auto field) {
             using T = std::decay_t<decltype(cfg.*field)>;
-            if constexpr (std::is_same_v<T, bool>) cfg.*field = (r.count(f.name) > 0) != f.inverted;
+            if constexpr (std::is_same_v<T, bool>) cfg.*field = !f.inverted;
             else cfg.*field = r[f.name].as<T>();
         },
         f.field);
@@ -143,23 +145,22 @@ bool parse_train_flags(int argc, char** argv, TrainConfig& cfg) {
     for (const Flag& f : train_flags()) add_flag(opts, f);
     opts.add_options("output")("config-file", "a run file: a JSON object of these flags (e.g. a run's run.json); flags given here override it",
                                cxxopts::value<std::string>()->default_value(""))("h,help", "print this help");
-    RunFile run_file = read_run_file_arg(argc, argv);
-    std::vector<std::string> args = {argv[0]};
-    args.insert(args.end(), run_file.args.begin(), run_file.args.end());
-    args.insert(args.end(), argv + 1, argv + argc);
-    std::vector<char*> ptrs;
-    for (std::string& a : args) ptrs.push_back(a.data());
-    auto r = opts.parse((int)ptrs.size(), ptrs.data());
+    RunFile run_file = apply_run_file_arg(argc, argv, cfg);
+    auto r = opts.parse(argc, argv);
     if (!r.unmatched().empty()) throw std::runtime_error("unexpected argument '" + r.unmatched()[0] + "'");
     if (r.count("help")) {
         std::printf("%s\n", opts.help({"model", "fine-tuning", "data", "optimizer", "output"}).c_str());
         return false;
     }
-    for (const Flag& f : train_flags()) read_flag(r, f, cfg);
+    for (const Flag& f : train_flags())
+        if (r.count(f.name)) read_flag(r, f, cfg);
+    auto given = [&](const char* name) {
+        return r.count(name) || std::count(run_file.given.begin(), run_file.given.end(), name);
+    };
     if (r.count("freeze") && cfg.freeze.empty()) throw std::runtime_error("--freeze: empty list");
     // classify and mlm name their examples files; lm defaults to tinyshakespeare.
-    if (cfg.task != "lm" && r.count("train-data") == 0) cfg.train_data = "";
-    if (cfg.task != "lm" && r.count("val-data") == 0) cfg.val_data = "";
+    if (cfg.task != "lm" && !given("train-data")) cfg.train_data = "";
+    if (cfg.task != "lm" && !given("val-data")) cfg.val_data = "";
     validate(cfg);
     cfg.run_flags = flags_json(cfg);
     cfg.recorded_data = run_file.recorded_data;

@@ -1,5 +1,7 @@
 #include "cli/run_file.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -10,33 +12,35 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-// The argument that sets `flag` to `value`, or "" (a switch left off).
-std::string flag_arg(const std::string& file, const std::string& key, const Flag& flag, const json& value) {
+// Sets the field of `flag` from a run file's value, checking its kind.
+void set_field(const std::string& file, const std::string& key, const Flag& flag, const json& value, TrainConfig& cfg) {
     auto wrong = [&](const char* kind) {
         return std::runtime_error(file + ": key '" + key + "' takes " + kind + ", not " + value.dump());
     };
-    return std::visit(
-        [&](auto field) -> std::string {
-            using T = std::decay_t<decltype(TrainConfig{}.*field)>;
+    std::visit(
+        [&](auto field) {
+            using T = std::decay_t<decltype(cfg.*field)>;
             if constexpr (std::is_same_v<T, bool>) {
                 if (!value.is_boolean()) throw wrong("true or false");
-                return value.get<bool>() ? "--" + key : "";
+                cfg.*field = value.get<bool>() != flag.inverted;
             } else if constexpr (std::is_same_v<T, std::string>) {
                 if (!value.is_string()) throw wrong("a string");
-                return "--" + key + "=" + value.get<std::string>();
+                cfg.*field = value.get<std::string>();
             } else if constexpr (std::is_same_v<T, float>) {
                 if (!value.is_number()) throw wrong("a number");
-                return "--" + key + "=" + value.dump();
+                cfg.*field = std::strtof(value.dump().c_str(), nullptr);  // as the same text on the command line
+            } else if constexpr (std::is_same_v<T, uint64_t>) {
+                if (!value.is_number_unsigned()) throw wrong("a non-negative integer");
+                cfg.*field = value.get<uint64_t>();
             } else {
-                if (!value.is_number_integer() || (std::is_unsigned_v<T> && !value.is_number_unsigned()))
-                    throw wrong(std::is_unsigned_v<T> ? "a non-negative integer" : "an integer");
-                return "--" + key + "=" + value.dump();
+                if (!value.is_number_integer() || value.get<int64_t>() != (int64_t)value.get<int>()) throw wrong("an integer");
+                cfg.*field = value.get<int>();
             }
         },
         flag.field);
 }
 
-RunFile read_run_file(const std::string& path) {
+RunFile read_run_file(const std::string& path, TrainConfig& cfg) {
     RunFile rf;
     rf.path = path;
     json j;
@@ -55,15 +59,15 @@ RunFile read_run_file(const std::string& path) {
         }
         const Flag* flag = find_flag(key);
         if (!flag) throw std::runtime_error(path + ": unknown key '" + key + "' (not a ./train flag)");
-        const std::string arg = flag_arg(path, key, *flag, value);
-        if (!arg.empty()) rf.args.push_back(arg);
+        set_field(path, key, *flag, value, cfg);
+        rf.given.push_back(key);
     }
     return rf;
 }
 
 }  // namespace
 
-RunFile read_run_file_arg(int argc, char** argv) {
+RunFile apply_run_file_arg(int argc, char** argv, TrainConfig& cfg) {
     const std::string flag = "--config-file";
     std::string path;
     int found = 0;
@@ -74,7 +78,7 @@ RunFile read_run_file_arg(int argc, char** argv) {
     }
     if (found > 1) throw std::runtime_error("--config-file: give one run file");
     if (found && path.empty()) throw std::runtime_error("--config-file: empty path");
-    return found ? read_run_file(path) : RunFile{};
+    return found ? read_run_file(path, cfg) : RunFile{};
 }
 
 std::string flags_json(const TrainConfig& cfg) {

@@ -14,14 +14,14 @@
 #include "train/config.h"
 
 struct RunFile {
-    std::string path;               // "" without --config-file
-    std::vector<std::string> args;  // its flags as arguments ("--lr=0.0003")
-    std::string recorded_data;      // its "minitrain" record's "data" (JSON), "" if none
+    std::string path;                // "" without --config-file
+    std::vector<std::string> given;  // the flags it sets
+    std::string recorded_data;       // its "minitrain" record's "data" (JSON), "" if none
 };
 
-// Reads the file that argv's --config-file names (none: an empty RunFile).
-// Throws "--config-file PATH: ..." or "PATH: key 'x' ...".
-RunFile read_run_file_arg(int argc, char** argv);
+// Reads the file that argv's --config-file names (none: an empty RunFile)
+// into cfg's fields. Throws "--config-file: ..." or "PATH: key 'x' ...".
+RunFile apply_run_file_arg(int argc, char** argv, TrainConfig& cfg);
 
 // Every flag's value in cfg as a JSON object (the flag order of --help).
 std::string flags_json(const TrainConfig& cfg);

@@ -24,7 +24,7 @@ static int config_field(const Model& model, const char* name) {
     return 0;
 }
 
-void run_training(const TrainConfig& config) {
+void run_training(const TrainConfig& config, const std::vector<StepHook*>& hooks) {
     TrainConfig cfg = config;
     validate(cfg);
     if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
@@ -40,6 +40,7 @@ void run_training(const TrainConfig& config) {
     task->open_data(model->B, model->T, config_field(*model, "V"), st.seed);
     if (!resume_from.empty()) task->train->restore(st.train_pos);
     Trainer trainer(cfg, *model, *task, st);
+    for (StepHook* h : hooks) trainer.add_hook(*h);
     trainer.print_plan();
     task->print_baseline();
     if (cfg.eval_only) trainer.evaluate_only();

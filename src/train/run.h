@@ -3,8 +3,12 @@
 // trainer's fit (or evaluate_only). What ./train's main calls, and what a
 // program that embeds the library calls.
 #pragma once
-#include "train/config.h"
+#include <vector>
 
-// Validates a copy of cfg and runs it; throws a one-line std::runtime_error on
-// bad input (flags, files, a non-finite step under --on-nan abort).
-void run_training(const TrainConfig& cfg);
+#include "train/config.h"
+#include "train/hooks.h"
+
+// Validates a copy of cfg and runs it, with `hooks` joining every step after
+// the configured ones; throws a one-line std::runtime_error on bad input
+// (flags, files, a non-finite step under --on-nan abort).
+void run_training(const TrainConfig& cfg, const std::vector<StepHook*>& hooks = {});
