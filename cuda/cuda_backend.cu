@@ -183,5 +183,5 @@ static Backend* make_cuda(bool bf16) {
     return new CudaBackend(bf16);
 }
 
-// The plugin's one entry point (bin/libminitrain_cuda.so, see src/backend.cpp).
+// The plugin's one entry point (bin/libminitrain_cuda.so, see src/core/backend.cpp).
 extern "C" Backend* minitrain_cuda_backend(int bf16) { return make_cuda(bf16 != 0); }

@@ -1,5 +1,5 @@
 // The CUDA kernels behind CudaBackend: one host function per kernel of the
-// interface in src/backend.h, with its semantics (backward adds into
+// interface in src/core/backend.h, with its semantics (backward adds into
 // gradients, a null gradient is skipped, dlogits is written). The reference
 // for each is the same-named CPU kernel in src/cpu/. All work runs in order on
 // the legacy default stream, which cuBLAS also uses, so no call needs a

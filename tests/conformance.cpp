@@ -1,5 +1,5 @@
 // bin/conformance [--device NAME] [--seed N]: does a backend compute what the
-// CPU reference computes? Written against the kernel interface (src/backend.h)
+// CPU reference computes? Written against the kernel interface (src/core/backend.h)
 // alone, so a port to new hardware runs it unchanged.
 //
 // 1. Kernels. For every kernel of the interface: random inputs on shapes

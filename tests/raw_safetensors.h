@@ -1,5 +1,5 @@
 // The tests' own safetensors reader and writer (independent of
-// src/safetensors.cpp, which they test), and Hugging Face folders made of them.
+// src/formats/safetensors.cpp, which they test), and Hugging Face folders made of them.
 #pragma once
 #include <doctest/doctest.h>
 

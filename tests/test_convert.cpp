@@ -6,7 +6,7 @@
 // Logits are compared as max abs error / max abs reference, tolerance 1e-5;
 // everything else must match exactly. Safetensors files are read and written
 // here by the test's own code (nlohmann-json and raw bytes), independently of
-// src/safetensors.cpp.
+// src/formats/safetensors.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>

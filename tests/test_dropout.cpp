@@ -1,4 +1,4 @@
-// Dropout (src/cpu/dropout.cpp) and the Philox generator behind its masks (src/rng.h).
+// Dropout (src/cpu/dropout.cpp) and the Philox generator behind its masks (src/core/rng.h).
 #include <doctest/doctest.h>
 #include <omp.h>
 

@@ -1,5 +1,5 @@
 // --freeze presets and patterns, layer-wise lr decay and the group summary
-// (src/freeze.cpp), and adamw_step's per-tensor lr_scale (src/optimizer.cpp).
+// (src/adapters/freeze.cpp), and adamw_step's per-tensor lr_scale (src/cpu/optimizer.cpp).
 #include <doctest/doctest.h>
 
 #include <cmath>

@@ -7,7 +7,7 @@
 // losses and hidden states are compared as max abs error / max abs reference
 // (a loss as |got - want| / |want|), tolerance 1e-5; everything else must
 // match exactly. Safetensors files are read and written here by the test's
-// own code (nlohmann-json and raw bytes), independently of src/safetensors.cpp.
+// own code (nlohmann-json and raw bytes), independently of src/formats/safetensors.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>

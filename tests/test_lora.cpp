@@ -1,4 +1,4 @@
-// LoRA (src/lora.h) on the CPU backend against PyTorch (tools/reference/
+// LoRA (src/adapters/lora.h) on the CPU backend against PyTorch (tools/reference/
 // lora_ref.py, itself checked against Hugging Face PEFT on GPT2LMHeadModel,
 // GPT2ForSequenceClassification, BertForSequenceClassification and
 // BertForMaskedLM), with the base frozen and the classification head trained

@@ -1,4 +1,4 @@
-// Prompt learning (src/prompts.h) on the CPU backend against PyTorch
+// Prompt learning (src/adapters/prompts.h) on the CPU backend against PyTorch
 // (tools/reference/prompt_ref.py, itself checked against Hugging Face PEFT's
 // PROMPT_TUNING, P_TUNING and PREFIX_TUNING on GPT2LMHeadModel,
 // GPT2ForSequenceClassification, BertForSequenceClassification and

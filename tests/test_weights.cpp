@@ -1,7 +1,7 @@
 // Weight files: round trips through the minitrain format, llm.c v3 checkpoints,
 // and one test per bad input. Files are built byte by byte here by writers that
 // follow the layouts in weights.h and llmc-formats.md, independently of
-// src/weights.cpp; every tensor element holds a value that encodes which
+// src/formats/weights.cpp; every tensor element holds a value that encodes which
 // tensor, layer and index it is, so a misplaced tensor cannot go unnoticed.
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // make_examples: turns a labelled CSV / TSV file into an examples file for
-// sequence classification (src/examples.h).
+// sequence classification (src/data/examples.h).
 //
 //   bin/make_examples --input train.tsv --header --tokenizer wordpiece:DIR --max-len 128
 //                     --output train.bin [--text-column sentence] [--pair-column C]

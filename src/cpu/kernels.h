@@ -4,7 +4,7 @@
 // float instantiation, and the tests run the double one so that finite
 // differences check every backward pass in double precision. Semantics,
 // shapes and the "backward adds into gradients" rule are those of the kernel
-// interface in src/backend.h. Every kernel partitions its reductions in a way
+// interface in src/core/backend.h. Every kernel partitions its reductions in a way
 // fixed by the shapes alone, so results are bitwise the same for any number of
 // threads.
 #pragma once

@@ -80,6 +80,15 @@ struct Built {
     PromptConfig prompt;
 };
 
+template <typename M>
+Built built(std::unique_ptr<M> model, const char* description) {
+    const auto& c = model->cfg;
+    const LoraConfig lora = c.lora;
+    const PromptConfig prompt = c.prompt;
+    const int V = c.V, L = c.L;
+    return {std::move(model), description, V, L, lora, prompt};
+}
+
 Built make_gpt2(const TrainConfig& cfg, const std::string& weights, const Task& task, Backend& be) {
     const ShapeOverrides shape{cfg.layers, cfg.channels, cfg.heads, cfg.max_seq_len};
     GPT2Config c = weights.empty() ? gpt2_preset(cfg.preset, task.data_vocab(), shape) : read_gpt2_config(weights);
@@ -89,10 +98,7 @@ Built make_gpt2(const TrainConfig& cfg, const std::string& weights, const Task& 
     char buf[160];
     std::snprintf(buf, sizeof buf, "GPT-2 L=%d C=%d H=%d V=%d (padded %d) max T=%d%s", c.L, c.C, c.NH, c.V, c.Vp,
                   c.max_T, task.num_labels() ? ", classification head" : "");
-    auto model = std::make_unique<GPT2>(be, c, cfg.batch, t);
-    const LoraConfig lora = model->cfg.lora;
-    const PromptConfig prompt = model->cfg.prompt;
-    return {std::move(model), buf, c.V, c.L, lora, prompt};
+    return built(std::make_unique<GPT2>(be, c, cfg.batch, t), buf);
 }
 
 Built make_bert(const TrainConfig& cfg, const std::string& weights, const Task& task, Backend& be) {
@@ -104,10 +110,7 @@ Built make_bert(const TrainConfig& cfg, const std::string& weights, const Task& 
     char buf[160];
     std::snprintf(buf, sizeof buf, "BERT L=%d C=%d H=%d I=%d V=%d max T=%d, %s head", c.L, c.C, c.NH, c.I, c.V,
                   c.max_T, task.num_labels() ? "classification" : "masked-LM");
-    auto model = std::make_unique<BERT>(be, c, cfg.batch, t);
-    const LoraConfig lora = model->cfg.lora;
-    const PromptConfig prompt = model->cfg.prompt;
-    return {std::move(model), buf, c.V, c.L, lora, prompt};
+    return built(std::make_unique<BERT>(be, c, cfg.batch, t), buf);
 }
 
 void print_adapters(const LoraConfig& lora, const PromptConfig& prompt) {

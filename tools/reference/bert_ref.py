@@ -20,7 +20,7 @@ over max abs value, per tensor) was 4.2e-16 for BERT (logits and loss 4e-17
 or exact) and 6.6e-16 for GPT-2 (logits and loss exact): float64 rounding.
 
 The models are written functionally over dicts of tensors named like the C++
-parameter tables (src/bert.h, src/gpt2.h), and as in gpt2_ref.py the weights
+parameter tables (src/models/bert.h, src/models/gpt2.h), and as in gpt2_ref.py the weights
 are drawn in float32 (what the fixtures store), with biases and LayerNorm
 parameters off 0 and 1, and everything is computed in float64, so a test sees
 only the C++ model's own float32 rounding.
@@ -96,7 +96,7 @@ def draw_weights(gen, shapes):
 
 
 def bert_param_shapes(head):
-    """The C++ model's parameter table (src/bert.h: Hugging Face names without "bert.", a fused
+    """The C++ model's parameter table (src/models/bert.h: Hugging Face names without "bert.", a fused
     qkv per block); head is "classifier" or "mlm"."""
     shapes = {"embeddings.word_embeddings.weight": (V, C), "embeddings.position_embeddings.weight": (MAX_T, C),
               "embeddings.token_type_embeddings.weight": (TYPES, C),

@@ -22,7 +22,7 @@ by transformers and minitrain: the float32 rounding of two forwards.
 For each case: a random tiny Hugging Face model (the base) is saved and
 converted with `bin/convert --from-hf`; this script adds random LoRA A and B
 (and a new classification head) to that weight file, writing the minitrain
-format itself (src/weights.h), then exports it with `bin/convert --to-peft
+format itself (src/formats/weights.h), then exports it with `bin/convert --to-peft
 --base <base folder>` and `--to-hf`. PEFT's PeftModel.from_pretrained loads the
 adapter onto the base; a small C++ program linked against build/libminitrain.a
 prints minitrain's logits for the same tokens. Cases: GPT2LMHeadModel with all
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
 """
 
 
-# ---- the minitrain weight format (src/weights.h) ------------------------------------------------
+# ---- the minitrain weight format (src/formats/weights.h) ------------------------------------------------
 
 def read_minitrain(path):
     data = open(path, "rb").read()

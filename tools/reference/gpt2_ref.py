@@ -30,7 +30,7 @@ tests/fixtures/gpt2_train.bin: config, weights, tokens, targets, logits (B,T,V),
     (taken before its update) and the final weights (final.<name>).
 tests/fixtures/gpt2_dropout.bin: the same weights and batch (read from
     gpt2_train.bin) with embedding, attention and residual dropout on, the
-    masks drawn from the runtime's Philox stream (src/rng.h) reimplemented
+    masks drawn from the runtime's Philox stream (src/core/rng.h) reimplemented
     here: logits, loss, every gradient.
 """
 import math
@@ -62,7 +62,7 @@ DTYPE = torch.float64  # the precision of every reference computation
 
 
 def param_shapes():
-    """The C++ model's parameter table (src/gpt2.cpp, GPT2::GPT2), in order."""
+    """The C++ model's parameter table (src/models/gpt2.cpp, GPT2::GPT2), in order."""
     shapes = {"wte.weight": (VP, C), "wpe.weight": (MAX_T, C)}
     for l in range(L):
         h = f"h.{l}."
@@ -96,7 +96,7 @@ def init_weights(gen):
     return weights
 
 
-# ---- Philox4x32-10, as in src/rng.h -------------------------------------------------
+# ---- Philox4x32-10, as in src/core/rng.h -------------------------------------------------
 MASK32 = 0xFFFFFFFF
 
 
@@ -165,7 +165,7 @@ def attention(qkv, visible, drop, site, nh=NH):
 def hidden(w, tokens, drop):
     """The embeddings, the L blocks and ln_f: the (B,T,C) that a head reads."""
     t = tokens.shape[1]
-    # Dropout sites as in src/gpt2.cpp: 0 after the embeddings, then 1+3l, 2+3l, 3+3l.
+    # Dropout sites as in src/models/gpt2.cpp: 0 after the embeddings, then 1+3l, 2+3l, 3+3l.
     x = drop(w["wte.weight"][tokens] + w["wpe.weight"][:t], 0)
     for l in range(L):
         h = f"h.{l}."

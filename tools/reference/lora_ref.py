@@ -34,7 +34,7 @@ its place:
     y = x W^T + b + s * dropout(x) A^T B^T,   s = alpha/r (rsLoRA: alpha/sqrt(r))
 A (r, in), B (width, r); an adapter may cover a block of output columns of a
 wider layer (BERT's query, key and value each own a third of the fused qkv).
-Adapters are named as src/lora.h names them ("h.0.attn.c_attn.lora_A.weight",
+Adapters are named as src/adapters/lora.h names them ("h.0.attn.c_attn.lora_A.weight",
 "encoder.layer.1.attention.self.query.lora_B.weight") and counted k = 0, 1, ...
 layer by layer, each layer's in lora_sites' order; adapter k's dropout mask is
 the runtime's Philox stream (gpt2_ref.Dropout) at site 0x100000 + k over its
@@ -86,7 +86,7 @@ from gpt2_ref import DTYPE, NO_DROPOUT, Dropout, common_entries, forward_backwar
 LORA_SITE_BASE = 0x100000  # the first adapter's dropout site, apart from the models' own
 LORA_PDROP = gpt2_ref.PDROP
 
-# An adaptable projection of a block, as src/lora.cpp's lora_sites: PEFT's target name, the Hugging
+# An adaptable projection of a block, as src/adapters/lora.cpp's lora_sites: PEFT's target name, the Hugging
 # Face module path, the reference's base layer (lin's name argument), which output columns of it
 # [col, col + width) the adapter covers, and its input channels.
 Site = collections.namedtuple("Site", "module path base col width inp")

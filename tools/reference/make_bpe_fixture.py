@@ -10,7 +10,7 @@ is built offline from the local GPT-2 files in shared/data/tokenizers/gpt2 (the
 sha256 checks are tiktoken's own for OpenAI's published files) with the
 original GPT-2 pattern; tiktoken's faster equivalent pattern must agree.
 Each case is encoded with encode_ordinary, so "<|endoftext|>" in a text is
-plain text, as in src/tokenizer.h.
+plain text, as in src/data/tokenizer.h.
 
 Run once, from anywhere (the C++ test reads the committed output, no Python):
     python3 -m venv /tmp/tiktoken-venv

@@ -36,7 +36,7 @@ transformers 4.36.2's BertSelfAttention does use past_key_values in an encoder
 (it concatenates them in front of its keys and values), and BertEmbeddings and
 GPT2Model both start the real tokens' positions at the past length, n, as
 finetuning.md says; PEFT's prefix layout is [layer 0 key | layer 0 value |
-layer 1 key | ...], each block head-major, as src/prompts.h's.
+layer 1 key | ...], each block head-major, as src/adapters/prompts.h's.
 
 The models are gpt2_ref.py's and bert_ref.py's, run inside Prompts.on(), which
 puts the method into their bodies (gpt2_ref.hidden, bert_ref.bert_encoder):
@@ -52,10 +52,10 @@ puts the method into their bodies (gpt2_ref.hidden, bert_ref.bert_encoder):
       values ([2lC+C, 2lC+2C)); they enter the attention as n rows in front of
       the sequence, visible to every query, whose own queries (zeros) are
       computed and dropped, so that the attention-probability dropout masks are
-      indexed over (B, NH, n+t, n+t) as src/prompts.cpp runs the kernel; GPT-2
+      indexed over (B, NH, n+t, n+t) as src/adapters/prompts.cpp runs the kernel; GPT-2
       stays causal among the real tokens; the real tokens take positions
       n..n+t-1; BERT pools [CLS], real position 0.
-Parameters are named as src/prompts.h names them (PEFT's module names under
+Parameters are named as src/adapters/prompts.h names them (PEFT's module names under
 "prompt." / "prefix.") and drawn as PEFT initialises them: embeddings N(0, 1),
 linears' weights and biases U(-1/sqrt(in), 1/sqrt(in)). Base weights are
 frozen; the classification head trains (PEFT's modules_to_save: score.weight;
@@ -117,7 +117,7 @@ class Prompts:
         group = "prefix." if kind == "prefix" else "prompt."
         self.embedding = group + "embedding.weight"
         self.width = 2 * layers * c if kind == "prefix" and not hidden else c
-        # The encoder's linears (name, out, in) in the order they run, as src/prompts.cpp's linears().
+        # The encoder's linears (name, out, in) in the order they run, as src/adapters/prompts.cpp's linears().
         h = hidden
         if kind == "ptuning":
             self.linears = [("prompt.mlp_head.0", h, c), ("prompt.mlp_head.2", h, h), ("prompt.mlp_head.4", c, h)]
