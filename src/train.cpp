@@ -11,13 +11,14 @@
 
 #include "cli/flags.h"
 #include "train/run.h"
+#include "core/threads.h"
 
 int main(int argc, char** argv) {
+    use_polite_omp_waits(argv);
     try {
         TrainConfig cfg;
         if (!parse_train_flags(argc, argv, cfg)) return 0;
-        run_training(cfg);
-        return 0;
+        return run_training(cfg);
     } catch (const std::exception& e) {
         std::fflush(stdout);
         std::fprintf(stderr, "train: %s\n", e.what());

@@ -23,9 +23,13 @@ struct Workspace : TempDir {
     }
     // Flags for a small, fast model with every dropout on.
     std::string base(const std::string& ckpt) const {
-        return "--train-data " + file("train.bin") + " --val-data " + file("val.bin") + " --layers 2 --channels 32 "
-               "--heads 2 --max-seq-len 32 --batch 4 --seq-len 32 --dropout 0.1 --lr 3e-3 --warmup 5 "
-               "--eval-every 0 --sample-every 0 --sample-length 0 --checkpoint-dir " + file(ckpt);
+        return "--layers 2 --channels 32 --heads 2 --max-seq-len 32 " + common(ckpt);
+    }
+    // The same without the model's shape, for a run that starts from --model.
+    std::string common(const std::string& ckpt) const {
+        return "--train-data " + file("train.bin") + " --val-data " + file("val.bin") + " --batch 4 --seq-len 32 "
+               "--dropout 0.1 --lr 3e-3 --warmup 5 --eval-every 0 --sample-every 0 --sample-length 0 "
+               "--checkpoint-dir " + file(ckpt);
     }
 };
 

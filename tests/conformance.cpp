@@ -47,6 +47,7 @@
 #include "gradcheck.h"
 #include "train/optimizer.h"
 #include "core/rng.h"
+#include "core/threads.h"
 
 namespace {
 
@@ -760,6 +761,7 @@ void check_determinism_and_resume(Backend& be, uint64_t seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    use_polite_omp_waits(argv);
     cxxopts::Options opts("conformance", "Checks a backend kernel by kernel against the CPU reference, "
                                          "then trains the GPT-2 fixture on it (run from the repository root).");
     opts.add_options()

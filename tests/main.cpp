@@ -1,9 +1,13 @@
 // The test runner's entry point; the tests live beside it, one file per subject.
-// The run ends with the plain "tests: N passed, N failed" line that CI reads.
+// The run ends with the plain "tests: N passed, N failed, N skipped" line that
+// CI reads; a test case that skipped itself (SKIP_TEST, support.h) counts as skipped.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <cstdio>
+
+#include "support.h"
+#include "core/threads.h"
 
 static unsigned g_run = 0, g_failed = 0;
 
@@ -29,8 +33,11 @@ struct TotalsListener : doctest::IReporter {
 REGISTER_LISTENER("totals", 1, TotalsListener);
 
 int main(int argc, char** argv) {
+    use_polite_omp_waits(argv);
     doctest::Context context(argc, argv);
     int status = context.run();
-    if (!context.shouldExit()) std::printf("tests: %u passed, %u failed\n", g_run - g_failed, g_failed);
+    const unsigned skipped = skipped_tests();
+    if (!context.shouldExit())
+        std::printf("tests: %u passed, %u failed, %u skipped\n", g_run - g_failed - skipped, g_failed, skipped);
     return status;
 }

@@ -28,6 +28,19 @@ inline std::filesystem::path data_dir(const std::filesystem::path& needed) {
 inline constexpr char kNoDataMessage[] =
     "skipped: no shared data (set MINITRAIN_DATA or put it at ../shared/data)";
 
+// Test cases that skipped themselves (tests/main.cpp reports them apart from the passed ones).
+inline unsigned& skipped_tests() {
+    static unsigned count = 0;
+    return count;
+}
+
+// Marks the running test case skipped, saying why; the caller returns next.
+#define SKIP_TEST(why) \
+    do { \
+        MESSAGE(why); \
+        skipped_tests()++; \
+    } while (0)
+
 // A fresh directory /tmp/mt_<prefix>_XXXXXX, removed with all it holds at the end of its scope.
 struct TempDir {
     std::string path;

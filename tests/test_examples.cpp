@@ -268,7 +268,7 @@ TEST_CASE("labelled rows: columns, label names and ids, and bad rows with line n
 TEST_CASE("csv and tsv: the real IMDB sample and SST-2 files") {
     fs::path data = data_dir("classification");
     if (data.empty()) {
-        MESSAGE(kNoDataMessage);
+        SKIP_TEST(kNoDataMessage);
         return;
     }
     const std::string imdb = (data / "classification" / "imdb" / "imdb_small.csv").string();
@@ -296,7 +296,7 @@ static CommandResult make_examples(const std::string& args, const TempDir& dir) 
 
 TEST_CASE("bin/make_examples: byte tokens end to end, and one-line errors for bad rows and flags") {
     if (!fs::exists("bin/make_examples")) {
-        MESSAGE("skipped: bin/make_examples not found (run the tests from the repository root after make)");
+        SKIP_TEST("skipped: bin/make_examples not found (run the tests from the repository root after make)");
         return;
     }
     TempDir dir("examples");
@@ -337,7 +337,7 @@ TEST_CASE("bin/make_examples: byte tokens end to end, and one-line errors for ba
 TEST_CASE("bin/make_examples: SST-2 with BERT's WordPiece") {
     fs::path data = data_dir("classification");
     if (data.empty() || !fs::exists("bin/make_examples")) {
-        MESSAGE("skipped: needs shared data and bin/make_examples");
+        SKIP_TEST("skipped: needs shared data and bin/make_examples");
         return;
     }
     TempDir dir("examples");

@@ -105,7 +105,7 @@ TEST_CASE("--eval-only appends a record with every digit to the log") {
     REQUIRE(run_train(ws.base("a") + " --steps 10 --eval-every 10", ws).status == 0);
     const std::vector<json> evals = log_records(ws.file("a/log.jsonl"), "eval");
     REQUIRE(evals.size() == 1);
-    CommandResult r = run_train(ws.base("a") + " --eval-only --model " + ws.file("a/step_00000010/model.bin"), ws);
+    CommandResult r = run_train(ws.common("a") + " --eval-only --model " + ws.file("a/step_00000010/model.bin"), ws);
     REQUIRE_MESSAGE(r.status == 0, r.err);
     CHECK(r.out.find("validation: loss ") != std::string::npos);
     CHECK(log_records(ws.file("a/log.jsonl"), "train").size() == 10);  // the training log is kept

@@ -172,12 +172,12 @@ TEST_CASE("train: progress lines, evaluation, samples and a parseable JSONL log"
 TEST_CASE("train: LoRA on a pretrained language model, and prompt tuning on one") {
     Workspace ws;
     REQUIRE(run_train(ws.base("a") + " --steps 10", ws).status == 0);
-    const std::string base = ws.base("b") + " --model " + ws.file("a/step_00000010/model.bin") + " --steps 5";
+    const std::string base = ws.common("b") + " --model " + ws.file("a/step_00000010/model.bin") + " --steps 5";
     CommandResult lora = run_train(base + " --lora-r 2 --lora-targets c_attn,mlp.c_proj", ws);
     REQUIRE_MESSAGE(lora.status == 0, lora.err);
     CHECK(lora.out.find("initialised fresh (not in the file): h.0.attn.c_attn.lora_A.weight") != std::string::npos);
     CHECK(lora.out.find("parameters: ") != std::string::npos);
-    CommandResult prompt = run_train(ws.base("c") + " --model " + ws.file("a/step_00000010/model.bin") +
+    CommandResult prompt = run_train(ws.common("c") + " --model " + ws.file("a/step_00000010/model.bin") +
                                          " --steps 5 --seq-len 24 --prompt-method prompt --prompt-tokens 8", ws);
     REQUIRE_MESSAGE(prompt.status == 0, prompt.err);
     CHECK(prompt.out.find("prompts: prompt tuning, 8 virtual tokens") != std::string::npos);

@@ -53,9 +53,13 @@ struct TaskWorkspace : TempDir {
         }
     }
     std::string classify(const std::string& ckpt) const {
-        return "--task classify --config bert-tiny --layers 1 --channels 32 --heads 2 --max-seq-len 32 --seq-len 16 "
-               "--train-data " + file("train.bin") + " --val-data " + file("dev.bin") + " --batch 16 --lr 3e-3 "
-               "--warmup 5 --weight-decay 0.01 --dropout 0.1 --print-every 1000 --checkpoint-dir " + file(ckpt);
+        return "--config bert-tiny --layers 1 --channels 32 --heads 2 --max-seq-len 32 " + classify_from(ckpt);
+    }
+    // The same without the model's shape, for a run that starts from --model.
+    std::string classify_from(const std::string& ckpt) const {
+        return "--task classify --seq-len 16 --train-data " + file("train.bin") + " --val-data " + file("dev.bin") +
+               " --batch 16 --lr 3e-3 --warmup 5 --weight-decay 0.01 --dropout 0.1 --print-every 1000 "
+               "--checkpoint-dir " + file(ckpt);
     }
 };
 
@@ -182,7 +186,7 @@ TEST_CASE("train: LoRA, prompts and freezing from the command line; adapters, ex
     TaskWorkspace ws;
     // A base model to adapt: a short full fine-tune.
     REQUIRE(run_train(ws.classify("base") + " --steps 30 --eval-every 30", ws).status == 0);
-    const std::string base = ws.classify("x") + " --model " + ws.file("base/step_00000030/model.bin");
+    const std::string base = ws.classify_from("x") + " --model " + ws.file("base/step_00000030/model.bin");
 
     CommandResult lora = run_train(base + " --steps 20 --eval-every 20 --lora-r 4 --lora-alpha 8 --lora-targets "
                                           "query,value,intermediate.dense --checkpoint-dir " + ws.file("lora"), ws);
@@ -196,7 +200,7 @@ TEST_CASE("train: LoRA, prompts and freezing from the command line; adapters, ex
     CHECK(fs::file_size(adapter) * 5 < fs::file_size(full));
 
     // --eval-only on the whole LoRA model, and on base + adapter: the same figures.
-    CommandResult whole = run_train(ws.classify("e1") + " --model " + full + " --eval-only", ws);
+    CommandResult whole = run_train(ws.classify_from("e1") + " --model " + full + " --eval-only", ws);
     CommandResult pieces = run_train(base + " --adapter " + adapter + " --eval-only --checkpoint-dir " + ws.file("e2"), ws);
     REQUIRE_MESSAGE(whole.status == 0, whole.err);
     REQUIRE_MESSAGE(pieces.status == 0, pieces.err);
@@ -206,7 +210,7 @@ TEST_CASE("train: LoRA, prompts and freezing from the command line; adapters, ex
     CommandResult other = run_train(base + " --lora-r 2 --steps 1 --checkpoint-dir " + ws.file("o") + " --adapter " + adapter, ws);
     CHECK(other.status == 1);
     CHECK(other.err.find("drop --lora-r") != std::string::npos);
-    CommandResult as_model = run_train(ws.classify("o2") + " --model " + adapter + " --steps 1", ws);
+    CommandResult as_model = run_train(ws.classify_from("o2") + " --model " + adapter + " --steps 1", ws);
     CHECK(as_model.status == 1);
     CHECK(as_model.err.find("an adapter file") != std::string::npos);
 

@@ -18,6 +18,7 @@
 #include "models/gpt2.h"
 #include "train/optimizer.h"
 #include "core/rng.h"
+#include "core/threads.h"
 
 struct BenchConfig {
     const char* name;
@@ -107,6 +108,7 @@ static std::string self_path() {
 }
 
 int main(int argc, char** argv) {
+    use_polite_omp_waits(argv);
     cxxopts::Options options("bench", "CPU training-step benchmark (forward + backward + AdamW)");
     options.add_options()
         ("config", "a, b, c or all", cxxopts::value<std::string>()->default_value("all"))

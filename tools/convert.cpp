@@ -17,8 +17,10 @@
 #include "formats/hf_convert.h"
 #include "formats/peft.h"
 #include "formats/weights.h"
+#include "core/threads.h"
 
 int main(int argc, char** argv) {
+    use_polite_omp_waits(argv);
     cxxopts::Options options("convert", "Converts GPT-2 and BERT weights between a Hugging Face folder "
                                         "(config.json + model.safetensors, as save_pretrained writes it for "
                                         "GPT2LMHeadModel, GPT2ForSequenceClassification, BertModel, "

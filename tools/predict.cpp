@@ -28,6 +28,7 @@
 #include "train/metrics.h"
 #include "data/text_encoder.h"
 #include "formats/weights.h"
+#include "core/threads.h"
 
 namespace {
 
@@ -68,6 +69,7 @@ std::vector<std::string> class_names(const std::string& model_path, int K) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    use_polite_omp_waits(argv);
     try {
         cxxopts::Options options("predict", "Classifies each line of a text file with a trained classifier.");
         options.add_options()

@@ -1,6 +1,5 @@
 #include "cli/flags.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cxxopts.hpp>
@@ -67,10 +66,12 @@ const std::vector<Flag>& train_flags() {
         {"output", "checkpoint-dir", "where checkpoints go (and run.json, the run's resolved flags)", &C::checkpoint_dir},
         {"output", "checkpoint-every", "checkpoint every N steps (0: only at the end)", &C::checkpoint_every},
         {"output", "keep-last", "keep the newest K checkpoints (0: all)", &C::keep_last},
-        {"output", "resume", "continue from the newest checkpoint in --checkpoint-dir", &C::resume},
+        {"output", "resume", "continue from the newest checkpoint in --checkpoint-dir (an error when there is none)", &C::resume},
+        {"output", "resume-if-any", "continue from the newest checkpoint in --checkpoint-dir, or start afresh (from --model) when there is none: for a job that runs in slices", &C::resume_if_any},
+        {"output", "overwrite", "start afresh in a --checkpoint-dir that holds another run's checkpoints or log, deleting them", &C::overwrite},
         {"output", "eval-only", "evaluate the model on --val-data (and --test-data), log it, and stop", &C::eval_only},
         {"output", "stop-after", "end this invocation after N steps (checkpointing), as a time-sliced job would; --resume continues", &C::stop_after},
-        {"output", "inject-nan-at", "testing aid: poison the gradients with a NaN at this step", &C::inject_nan_at},
+        {"testing", "inject-nan-at", "testing aid: poison the gradients with a NaN at this step (not in --help)", &C::inject_nan_at},
         {"output", "sample-every", "print a sample every N steps (0: only at the end)", &C::sample_every},
         {"output", "sample-length", "tokens per sample", &C::sample_length},
         {"output", "temperature", "sampling temperature (0: greedy)", &C::temperature},
@@ -100,14 +101,14 @@ std::string shortest_float(float x) {
 
 namespace {
 
-// The flag's default, as cxxopts shows and parses it.
+// The flag's default for --task lm, as --help shows it.
 std::string default_text(const Flag& f) {
-    static const TrainConfig defaults;
+    static const TrainConfig defaults = task_defaults("lm");
     return std::visit(
         [](auto field) -> std::string {
             const auto& v = defaults.*field;
             using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::string>) return v;
+            if constexpr (std::is_same_v<T, std::string>) return v == "\n" ? "\\n" : v;
             else if constexpr (std::is_same_v<T, float>) return shortest_float(v);
             else if constexpr (std::is_same_v<T, bool>) return "false";
             else return std::to_string(v);
@@ -115,15 +116,44 @@ std::string default_text(const Flag& f) {
         f.field);
 }
 
+// Values parse as the field's type; --help shows the default unless the
+// help text tells it or it is empty.
 void add_flag(cxxopts::Options& opts, const Flag& f) {
     const std::string names = f.short_name ? std::string(1, f.short_name) + "," + f.name : f.name;
+    const std::string shown = default_text(f);
+    const bool show = !shown.empty() && std::string(f.help).find("default") == std::string::npos;
     std::visit(
         [&](auto field) {
             using T = std::decay_t<decltype(TrainConfig{}.*field)>;
             if constexpr (std::is_same_v<T, bool>) opts.add_option(f.group, {names, f.help});
-            else opts.add_option(f.group, {names, f.help, cxxopts::value<T>()->default_value(default_text(f))});
+            else if (show) opts.add_option(f.group, {names, f.help, cxxopts::value<T>()->default_value(shown)});
+            else opts.add_option(f.group, {names, f.help, cxxopts::value<T>()});
         },
         f.field);
+}
+
+// The last value argv gives `flag` ("--task x" or "--task=x"), or `otherwise`.
+std::string command_line_value(int argc, char** argv, const std::string& flag, const std::string& otherwise) {
+    std::string value = otherwise;
+    for (int i = 1; i < argc; i++) {
+        const std::string a = argv[i];
+        if (a == flag && i + 1 < argc) value = argv[++i];
+        else if (a.rfind(flag + "=", 0) == 0) value = a.substr(flag.size() + 1);
+    }
+    return value;
+}
+
+// cxxopts names the text it could not parse, not the flag: find the flag.
+std::runtime_error bad_value(int argc, char** argv, const std::string& message) {
+    for (int i = 1; i < argc; i++) {
+        const std::string a = argv[i], eq = a.substr(0, a.find('='));
+        const std::string value = a.find('=') != std::string::npos ? a.substr(a.find('=') + 1) : i + 1 < argc ? argv[i + 1] : "";
+        const Flag* f = a.rfind("--", 0) == 0 ? find_flag(eq.substr(2)) : nullptr;
+        if (f && !value.empty() && message.find("'" + value + "'") != std::string::npos)
+            return std::runtime_error(eq + " " + value + ": not a valid " +
+                                      (std::holds_alternative<float TrainConfig::*>(f->field) ? "number" : "integer"));
+    }
+    return std::runtime_error(message);
 }
 
 // The command line's value of a flag it gives.
@@ -140,13 +170,24 @@ void read_flag(const cxxopts::ParseResult& r, const Flag& f, TrainConfig& cfg) {
 }  // namespace
 
 bool parse_train_flags(int argc, char** argv, TrainConfig& cfg) {
-    cxxopts::Options opts("train", "Train GPT-2 and BERT models (see README.md).");
+    cxxopts::Options opts("train", "Train GPT-2 and BERT models (see README.md). The defaults shown are --task lm's; "
+                                   "classify and mlm take the Hugging Face Trainer's: --lr 5e-5 --schedule linear "
+                                   "--min-lr 0 --warmup 0 --beta2 0.999 --weight-decay 0 --eval-every 0 (each epoch).");
     opts.set_width(100);
     for (const Flag& f : train_flags()) add_flag(opts, f);
     opts.add_options("output")("config-file", "a run file: a JSON object of these flags (e.g. a run's run.json); flags given here override it",
-                               cxxopts::value<std::string>()->default_value(""))("h,help", "print this help");
-    RunFile run_file = apply_run_file_arg(argc, argv, cfg);
-    auto r = opts.parse(argc, argv);
+                               cxxopts::value<std::string>())("h,help", "print this help");
+    // The task decides the defaults that the run file and the flags then change.
+    TrainConfig from_file;
+    apply_run_file_arg(argc, argv, from_file);
+    cfg = task_defaults(command_line_value(argc, argv, "--task", from_file.task));
+    const RunFile run_file = apply_run_file_arg(argc, argv, cfg);
+    cxxopts::ParseResult r;
+    try {
+        r = opts.parse(argc, argv);
+    } catch (const cxxopts::exceptions::incorrect_argument_type& e) {
+        throw bad_value(argc, argv, e.what());
+    }
     if (!r.unmatched().empty()) throw std::runtime_error("unexpected argument '" + r.unmatched()[0] + "'");
     if (r.count("help")) {
         std::printf("%s\n", opts.help({"model", "fine-tuning", "data", "optimizer", "output"}).c_str());
@@ -154,13 +195,7 @@ bool parse_train_flags(int argc, char** argv, TrainConfig& cfg) {
     }
     for (const Flag& f : train_flags())
         if (r.count(f.name)) read_flag(r, f, cfg);
-    auto given = [&](const char* name) {
-        return r.count(name) || std::count(run_file.given.begin(), run_file.given.end(), name);
-    };
     if (r.count("freeze") && cfg.freeze.empty()) throw std::runtime_error("--freeze: empty list");
-    // classify and mlm name their examples files; lm defaults to tinyshakespeare.
-    if (cfg.task != "lm" && !given("train-data")) cfg.train_data = "";
-    if (cfg.task != "lm" && !given("val-data")) cfg.val_data = "";
     validate(cfg);
     cfg.run_flags = flags_json(cfg);
     cfg.recorded_data = run_file.recorded_data;

@@ -30,6 +30,13 @@ static void validate_methods(const TrainConfig& c) {
     if (c.layers < 0 || c.channels < 0 || c.heads < 0 || c.max_seq_len < 0)
         fail("--layers, --channels, --heads and --max-seq-len must be positive");
     if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) fail("--dropout must be in [0, 1)");
+    if (!c.model.empty() && (c.layers || c.channels || c.heads || c.max_seq_len))
+        fail("--layers, --channels, --heads and --max-seq-len shape a preset; --model " + c.model + " has its own shape");
+}
+
+static void validate_resume(const TrainConfig& c) {
+    if (c.resume && c.resume_if_any) fail("--resume and --resume-if-any are exclusive: give one");
+    if ((c.resume || c.resume_if_any) && c.overwrite) fail("--overwrite starts afresh: it cannot --resume");
 }
 
 static void validate_optimisation(const TrainConfig& c) {
@@ -65,6 +72,17 @@ void validate(TrainConfig& c) {
     validate_methods(c);
     validate_optimisation(c);
     validate_output(c);
+    validate_resume(c);
+}
+
+TrainConfig task_defaults(const std::string& task) {
+    TrainConfig c;
+    c.task = task;
+    if (task == "lm") return c;
+    c.train_data = c.val_data = "";
+    c.lr = 5e-5f, c.schedule = "linear", c.min_lr = 0.0f, c.warmup = 0;
+    c.beta2 = 0.999f, c.weight_decay = 0.0f, c.eval_every = 0;
+    return c;
 }
 
 Schedule schedule_of(const TrainConfig& c, int total_steps) {

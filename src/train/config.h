@@ -60,6 +60,8 @@ struct TrainConfig {
     std::string checkpoint_dir = "out";
     int checkpoint_every = 500, keep_last = 3;
     bool resume = false, eval_only = false;
+    bool resume_if_any = false;  // --resume, but start afresh when there is no checkpoint
+    bool overwrite = false;      // replace another run's checkpoints and log in checkpoint_dir
     int stop_after = 0, inject_nan_at = -1;
     int sample_every = 500, sample_length = 300;
     float temperature = 0.8f;
@@ -73,6 +75,14 @@ struct TrainConfig {
     // being repeated recorded, as a JSON array ("": none to check).
     std::string run_flags, recorded_data;
 };
+
+// The defaults of a task. lm keeps the pretraining defaults above (llm.c's
+// and nanoGPT's: cosine to 1e-4, beta2 0.99, weight decay 0.1, evaluation
+// every 250 steps); classify and mlm take the Hugging Face Trainer's
+// (TrainingArguments): lr 5e-5 decaying linearly to 0 with no warmup, AdamW
+// betas 0.9/0.999, weight decay 0, evaluation at the end of each epoch, and
+// no default data.
+TrainConfig task_defaults(const std::string& task);
 
 // Checks every field on its own and against the others; throws a one-line
 // std::runtime_error naming the flag. Fills in the task's default preset.

@@ -1,19 +1,30 @@
 // The run's JSONL log: one JSON object a line ("type": train, eval, skip,
 // test, eval_only), each number exact (train/evaluation.h's json_number).
+// Records are only ever appended; a resumed run first cuts the log back to
+// its checkpoint's step (truncate_log), so the log always equals an
+// uninterrupted run's.
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "core/fileio.h"
 
 class RunLog {
   public:
-    // Opens path to append, or truncated when !append; throws
-    // "<path>: cannot open the log for writing".
-    RunLog(const std::string& path, bool append);
+    // Opens path to append; throws "<path>: cannot open the log for writing".
+    explicit RunLog(const std::string& path);
     // Writes one record: `fields` is the object's inside ("\"type\":\"eval\",...").
     void record(const std::string& fields);
     void flush();
+    // flush, then fsync: the records survive a crash (before a checkpoint
+    // that follows them becomes visible). Throws on a write error (disk full).
+    void sync();
 
   private:
+    std::string path;
     FilePtr file;
 };
+
+// Rewrites the log at path (atomically) without its records of steps after
+// `step`: what a run resumed from that step will write again. No file: nothing.
+void truncate_log(const std::string& path, int64_t step);

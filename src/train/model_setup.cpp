@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "adapters/freeze.h"
+#include "core/threads.h"
 #include "formats/weights.h"
 #include "models/bert.h"
 #include "models/gpt2.h"
@@ -155,7 +156,7 @@ std::unique_ptr<Model> build_model(const TrainConfig& cfg, const std::string& we
     if (!cfg.freeze.empty()) apply_freeze(params, cfg.freeze, b.L);
     if (cfg.layer_lr_decay != 1.0f) apply_layer_lr_decay(params, cfg.layer_lr_decay, b.L);
     b.model->allocate();
-    std::printf("device: %s, %d threads\n", be.name(), omp_get_max_threads());
+    std::printf("device: %s, %d threads (waiting: %s)\n", be.name(), omp_get_max_threads(), omp_wait_description());
     std::printf("model: %s, dropout %.2f\n", b.description.c_str(), cfg.dropout);
     print_adapters(b.lora, b.prompt);
     print_summary(*b.model);

@@ -3,9 +3,11 @@
 #include <omp.h>
 
 #include <memory>
+#include <stdexcept>
 
 #include "core/backend.h"
 #include "train/model_setup.h"
+#include "train/run_record.h"
 #include "train/trainer.h"
 
 // --device, or cuda where it can run and the cpu otherwise.
@@ -24,11 +26,15 @@ static int config_field(const Model& model, const char* name) {
     return 0;
 }
 
-void run_training(const TrainConfig& config, const std::vector<StepHook*>& hooks) {
+int run_training(const TrainConfig& config, const std::vector<StepHook*>& hooks) {
     TrainConfig cfg = config;
     validate(cfg);
     if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
-    const std::string resume_from = cfg.resume ? latest_checkpoint(cfg.checkpoint_dir) : "";
+    const std::string resume_from = cfg.resume || cfg.resume_if_any ? latest_checkpoint(cfg.checkpoint_dir) : "";
+    if (cfg.resume && resume_from.empty())
+        throw std::runtime_error("--resume: no checkpoint in " + cfg.checkpoint_dir +
+                                 " (--resume-if-any starts afresh when there is none)");
+    if (!resume_from.empty()) check_resumed_model(cfg);
     const std::string weights = !resume_from.empty() ? resume_from + "/model.bin" : cfg.model;
     const std::string arch = model_arch(cfg, weights);
     std::unique_ptr<Task> task = make_task(cfg);
@@ -41,8 +47,9 @@ void run_training(const TrainConfig& config, const std::vector<StepHook*>& hooks
     if (!resume_from.empty()) task->train->restore(st.train_pos);
     Trainer trainer(cfg, *model, *task, st);
     for (StepHook* h : hooks) trainer.add_hook(*h);
-    trainer.print_plan();
+    if (!cfg.eval_only) trainer.print_plan();
     task->print_baseline();
-    if (cfg.eval_only) trainer.evaluate_only();
-    else trainer.fit();
+    if (!cfg.eval_only) return trainer.fit();
+    trainer.evaluate_only();
+    return 0;
 }

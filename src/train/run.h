@@ -10,5 +10,6 @@
 
 // Validates a copy of cfg and runs it, with `hooks` joining every step after
 // the configured ones; throws a one-line std::runtime_error on bad input
-// (flags, files, a non-finite step under --on-nan abort).
-void run_training(const TrainConfig& cfg, const std::vector<StepHook*>& hooks = {});
+// (flags, files, a non-finite step under --on-nan abort). Returns the exit
+// status: 0, or 128 + the signal that stopped the run (it checkpointed first).
+int run_training(const TrainConfig& cfg, const std::vector<StepHook*>& hooks = {});

@@ -3,6 +3,8 @@
 #include <glob.h>
 #include <openssl/evp.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -66,6 +68,18 @@ std::string data_record(const TrainConfig& cfg) {
         data.push_back({{"flag", flag}, {"pattern", *value}, {"files", files}});
     }
     return data.dump();
+}
+
+void check_resumed_model(const TrainConfig& cfg) {
+    if (cfg.model.empty()) return;
+    const std::string path = cfg.checkpoint_dir + "/run.json";
+    if (std::filesystem::exists(path)) {
+        const json run = json::parse(read_file(path), nullptr, false);
+        if (run.is_object() && run.contains("model") && run["model"].is_string() && run["model"] != cfg.model)
+            throw std::runtime_error("--model " + cfg.model + ": the run in " + cfg.checkpoint_dir + " started from " +
+                                     run["model"].get<std::string>() + " (" + path + ")");
+    }
+    std::printf("--model %s: the run's starting point; resuming takes the weights from the checkpoint\n", cfg.model.c_str());
 }
 
 void write_run_record(const TrainConfig& cfg) {

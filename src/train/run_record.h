@@ -19,6 +19,11 @@ const char* minitrain_commit();
 // The "data" array for cfg's files as they are now (JSON text).
 std::string data_record(const TrainConfig& cfg);
 
+// The run recorded in <dir>/run.json started from cfg.model (or no run.json
+// is there); throws "--model A: the run in DIR started from B" otherwise.
+// Prints that a resumed run takes its weights from the checkpoint.
+void check_resumed_model(const TrainConfig& cfg);
+
 // Checks cfg.recorded_data (when given) against the files now: throws
 // "run file: --train-data PATH has changed since it was recorded ..." when a
 // file differs; then writes <checkpoint_dir>/run.json atomically (nothing

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "formats/weights.h"
+#include "train/interrupt.h"
 #include "train/run_record.h"
 
 namespace {
@@ -47,30 +48,54 @@ void Trainer::print_plan() const {
     std::printf("training: %d steps of %d x %d tokens x %d micro-batches, %zu batches per epoch, lr %g (%s, warmup %d)\n",
                 total, cfg.batch, model.T, cfg.grad_accum, task.train->batches_per_epoch(), cfg.lr, sched.kind.c_str(),
                 cfg.warmup);
+    if (cfg.warmup > total)
+        std::printf("warning: --warmup %d is longer than the run's %d steps: the learning rate never reaches --lr\n",
+                    cfg.warmup, total);
 }
 
-void Trainer::fit() {
+// The checkpoint directory, locked, with the log cut back to where this run starts.
+void Trainer::open_run_dir() {
     std::filesystem::create_directories(cfg.checkpoint_dir);
+    lock = std::make_unique<RunDirLock>(cfg.checkpoint_dir);
+    if (cfg.resume || cfg.resume_if_any) truncate_log(log_path(cfg), first_step);
+    else claim_for_fresh_run(cfg);
     write_run_record(cfg);
-    log = std::make_unique<RunLog>(log_path(cfg), first_step > 0);
+    log = std::make_unique<RunLog>(log_path(cfg));
+}
+
+int Trainer::fit() {
+    if (first_step >= total) {
+        std::printf("nothing to do: the run in %s finished at step %d of %d\n", cfg.checkpoint_dir.c_str(), first_step, total);
+        return 0;
+    }
+    open_run_dir();
+    InterruptGuard interrupt;
     started = now_s();
     for (int step = first_step; step < total; step++) {
         report(step + 1, train_step(step));
-        bool last = step + 1 == total || step + 1 - first_step == cfg.stop_after;
-        if ((step + 1) % eval_every == 0 || last) validate(step + 1);
+        const int signal = InterruptGuard::signal_received();
+        bool last = step + 1 == total || step + 1 - first_step == cfg.stop_after || signal;
+        if (((step + 1) % eval_every == 0 || last) && !signal) validate(step + 1);
         last = last || stop_early;
         if (task.samples() && cfg.sample_every && (step + 1) % cfg.sample_every == 0 && !last) {
             if (tty) std::printf("\n");
             task.sample(model, st.sample_rng);
         }
         if ((cfg.checkpoint_every && (step + 1) % cfg.checkpoint_every == 0) || last) {
-            const std::string path = save_checkpoint(cfg.checkpoint_dir, model, st, cfg.keep_last);
-            if (!tty) std::printf("checkpoint: %s\n", path.c_str());
+            log->sync();  // the records are on disk before the checkpoint that follows them
+            std::printf("%scheckpoint: %s\n", tty ? "\r\033[K" : "",
+                        save_checkpoint(cfg.checkpoint_dir, model, st, cfg.keep_last).c_str());
+        } else {
+            log->flush();
         }
-        log->flush();
+        if (signal) {
+            std::printf("stopped by signal %d after step %d; --resume continues from the checkpoint\n", signal, step + 1);
+            return 128 + signal;
+        }
         if (last) break;
     }
     finish();
+    return 0;
 }
 
 // One optimizer step (0-based `step`): micro-batches, hooks, norm, update.
@@ -117,7 +142,6 @@ void Trainer::guard_non_finite(int step, bool loss_finite) {
 
 // The step's JSONL record and progress line (step counts from 1).
 void Trainer::report(int step, const StepStats& s) {
-    ms_avg = step - 1 == first_step ? s.ms : 0.9 * ms_avg + 0.1 * s.ms;
     const double tok_s = s.tokens / (s.ms / 1000.0);
     char buf[256];
     std::snprintf(buf, sizeof buf, "\"type\":\"train\",\"step\":%d,\"epoch\":%llu,\"loss\":%s,\"lr\":%.9g,\"grad_norm\":%s,"
@@ -125,7 +149,9 @@ void Trainer::report(int step, const StepStats& s) {
                   json_number(s.loss).c_str(), s.lr, json_number(s.norm).c_str(), s.ms, tok_s);
     log->record(buf);
     if (tty || step % cfg.print_every == 0 || step == total) {
-        const std::string eta = format_duration(ms_avg / 1000.0 * (total - step));
+        // Whole time per step so far, evaluations and checkpoints included.
+        const double per_step = (now_s() - started) / (step - first_step);
+        const std::string eta = format_duration(per_step * (total - step));
         std::printf("%sstep %d/%d | loss %.4f | lr %.2e | norm %.3f | %.1f ms/step | %.0f tok/s | ETA %s%s",
                     tty ? "\r\033[K" : "", step, total, s.loss, s.lr, s.norm, s.ms, tok_s, eta.c_str(), tty ? "" : "\n");
         std::fflush(stdout);
@@ -201,7 +227,7 @@ void Trainer::evaluate_only() {
     const std::string path = log_path(cfg);
     const std::filesystem::path dir = std::filesystem::path(path).parent_path();
     if (!dir.empty()) std::filesystem::create_directories(dir);
-    log = std::make_unique<RunLog>(path, true);
+    log = std::make_unique<RunLog>(path);
     const std::string weights = cfg.model.empty() ? "" : ",\"model\":" + json_string(cfg.model);
     auto one = [&](const char* split, Source& data, const std::string& file, int max_batches, bool report) {
         const Evaluation e = task.evaluate(model, data, max_batches, report);

@@ -20,6 +20,7 @@
 #include "train/hooks.h"
 #include "train/log.h"
 #include "train/optimizer.h"
+#include "train/run_dir.h"
 #include "train/schedule.h"
 #include "train/task.h"
 
@@ -34,7 +35,9 @@ class Trainer {
     void print_plan() const;
     // Trains from state.step to the last step, an early stop or --stop-after,
     // then writes the adapter file, the final sample and the test evaluation.
-    void fit();
+    // A SIGINT or SIGTERM stops it after the step in flight, with a
+    // checkpoint; it then returns 128 + the signal (else 0).
+    int fit();
     // Evaluates on the validation (and test) data, prints and logs it.
     void evaluate_only();
 
@@ -44,6 +47,7 @@ class Trainer {
         size_t tokens = 0;
         double ms = 0;
     };
+    void open_run_dir();
     StepStats train_step(int step);
     void guard_non_finite(int step, bool loss_finite);
     void report(int step, const StepStats& s);
@@ -61,9 +65,10 @@ class Trainer {
     int total = 0, eval_every = 0, first_step = 0;
     std::vector<StepHook*> hooks;
     std::vector<std::unique_ptr<StepHook>> own_hooks;
+    std::unique_ptr<RunDirLock> lock;
     std::unique_ptr<RunLog> log;
     const bool tty;
-    double ms_avg = 0, started = 0;
+    double started = 0;
     float last_loss = 0;
     Evaluation last_eval;
     bool stop_early = false;
