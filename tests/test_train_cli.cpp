@@ -34,7 +34,9 @@ TEST_CASE("train: bad flags and files get a one-line error and a non-zero exit")
         {"--on-nan maybe", "--on-nan"},
         {"--dropout 1.5", "--dropout"},
         {"--train-data " + ws.file("missing.bin"), ws.file("missing.bin")},
-        {"--model " + ws.file("missing.bin"), ws.file("missing.bin")},
+        {"--steps abc", "--steps abc: not a valid integer"},
+        {"--lr fast", "--lr fast: not a valid number"},
+        {"--model " + ws.file("missing.bin"), "--model " + ws.file("missing.bin") + " has its own shape"},
         {"--tokenizer " + ws.file("nowhere"), ws.file("nowhere")},
         {"--config huge", "--config huge"},
         {"--heads 3", "heads"},
@@ -50,6 +52,12 @@ TEST_CASE("train: bad flags and files get a one-line error and a non-zero exit")
         CHECK(r.err.rfind("train: ", 0) == 0);
         CHECK(r.err.find(c.must_contain) != std::string::npos);
     }
+    // Without the preset's shape flags, a missing --model is what is wrong.
+    CommandResult missing = run_train(ws.common("ck") + " --model " + ws.file("missing.bin"), ws);
+    CHECK(missing.status == 1);
+    CHECK(one_line(missing.err));
+    CHECK(missing.err.find(ws.file("missing.bin")) != std::string::npos);
+    CHECK(missing.err.find("has its own shape") == std::string::npos);
     CommandResult help = run_train("--help", ws);
     CHECK(help.status == 0);
     for (const char* flag : {"--model", "--grad-accum", "--schedule", "--checkpoint-every", "--keep-last", "--resume",

@@ -149,7 +149,9 @@ std::runtime_error bad_value(int argc, char** argv, const std::string& message) 
         const std::string a = argv[i], eq = a.substr(0, a.find('='));
         const std::string value = a.find('=') != std::string::npos ? a.substr(a.find('=') + 1) : i + 1 < argc ? argv[i + 1] : "";
         const Flag* f = a.rfind("--", 0) == 0 ? find_flag(eq.substr(2)) : nullptr;
-        if (f && !value.empty() && message.find("'" + value + "'") != std::string::npos)
+        const bool named = message.find("'" + value + "'") != std::string::npos ||
+                           message.find("\u2018" + value + "\u2019") != std::string::npos;  // cxxopts' quotes
+        if (f && !value.empty() && named)
             return std::runtime_error(eq + " " + value + ": not a valid " +
                                       (std::holds_alternative<float TrainConfig::*>(f->field) ? "number" : "integer"));
     }
