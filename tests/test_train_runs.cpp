@@ -214,3 +214,13 @@ TEST_CASE("train: --help shows each default once, the prompt's as \\n, and no te
     REQUIRE(warm.status == 0);
     CHECK(warm.out.find("warning: --warmup 10 is longer than the run's 3 steps") != std::string::npos);
 }
+
+TEST_CASE("train: on a terminal, evaluation shows its progress and checkpoints are announced") {
+    Workspace ws;
+    // script(1) gives ./train a pseudo-terminal as its stdout.
+    CommandResult r = run_command("OMP_NUM_THREADS=1 script -qec \"./train " + ws.base("a") +
+                                      " --steps 4 --eval-every 2 --checkpoint-every 2\" /dev/null", ws);
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    CHECK(r.out.find("evaluating: batch 1/") != std::string::npos);
+    CHECK(r.out.find("checkpoint: " + ws.file("a/step_00000002")) != std::string::npos);
+}

@@ -42,15 +42,18 @@ struct TaskWorkspace : TempDir {
                 tsv += text + "\t" + std::to_string(label) + "\n";
                 plain += text + "\n";
             }
-            spit(file(std::string(name) + ".tsv"), tsv);
             spit(file(std::string(name) + ".txt"), plain);
-            CommandResult r = run_command("./bin/make_examples --input " + file(std::string(name) + ".tsv") +
-                                              " --header --tokenizer wordpiece:" + file("vocab") +
-                                              " --max-len 16 --labels negative,positive --output " +
-                                              file(std::string(name) + ".bin"),
-                                          *this);
-            REQUIRE_MESSAGE(r.status == 0, r.err);
+            examples(name, tsv);
         }
+    }
+    // <name>.bin from a TSV (header, text, label) through bin/make_examples.
+    void examples(const std::string& name, const std::string& tsv) const {
+        spit(file(name + ".tsv"), tsv);
+        CommandResult r = run_command("./bin/make_examples --input " + file(name + ".tsv") + " --header --tokenizer wordpiece:" +
+                                          file("vocab") + " --max-len 16 --labels negative,positive --output " +
+                                          file(name + ".bin"),
+                                      *this);
+        REQUIRE_MESSAGE(r.status == 0, r.err);
     }
     std::string classify(const std::string& ckpt) const {
         return "--config bert-tiny --layers 1 --channels 32 --heads 2 --max-seq-len 32 " + classify_from(ckpt);
@@ -237,4 +240,23 @@ TEST_CASE("train: LoRA, prompts and freezing from the command line; adapters, ex
     CommandResult long_prompt = run_train(base + " --prompt-method prompt --prompt-tokens 20 --steps 1", ws);
     CHECK(long_prompt.status == 1);
     CHECK(long_prompt.err.find("--seq-len 16 plus 20 virtual tokens exceeds the model's context of 32") != std::string::npos);
+}
+
+TEST_CASE("classify: with --eval-batches the majority baseline scores the examples the evaluation reads") {
+    TaskWorkspace ws;
+    // Training is mostly positive; the first 16 dev examples (one batch) are all negative.
+    std::string train = "sentence\tlabel\n", dev = "sentence\tlabel\n";
+    for (int i = 0; i < 40; i++) train += std::string(i % 5 ? "good movie" : "bad movie") + "\t" + (i % 5 ? "1" : "0") + "\n";
+    for (int i = 0; i < 64; i++) dev += std::string(i < 16 ? "bad plot" : "good plot") + "\t" + (i < 16 ? "0" : "1") + "\n";
+    ws.examples("skewed_train", train);
+    ws.examples("skewed_dev", dev);
+    const std::string args = "--task classify --config bert-tiny --layers 1 --channels 32 --heads 2 --max-seq-len 32 "
+                             "--seq-len 16 --batch 16 --steps 1 --train-data " + ws.file("skewed_train.bin") +
+                             " --val-data " + ws.file("skewed_dev.bin") + " --checkpoint-dir ";
+    CommandResult part = run_train(args + ws.file("p") + " --eval-batches 1", ws);
+    REQUIRE_MESSAGE(part.status == 0, part.err);
+    CHECK(part.out.find("majority-class baseline on the validation data evaluated: accuracy 0.0000") != std::string::npos);
+    CommandResult whole = run_train(args + ws.file("w"), ws);
+    REQUIRE(whole.status == 0);
+    CHECK(whole.out.find("majority-class baseline on the validation data: accuracy 0.7500") != std::string::npos);
 }

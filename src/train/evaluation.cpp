@@ -62,12 +62,14 @@ Evaluation classification_evaluation(const std::vector<int>& truth, const std::v
     return e;
 }
 
-Evaluation majority_baseline(const Examples& train, const Examples& ex, int K, const std::vector<std::string>& names) {
+Evaluation majority_baseline(const Examples& train, const Examples& ex, size_t count, int K,
+                             const std::vector<std::string>& names) {
     std::vector<long long> counts(K);
     for (int label : train.labels) counts[label]++;
     const int majority = (int)(std::max_element(counts.begin(), counts.end()) - counts.begin());
-    std::vector<int> truth(ex.labels.begin(), ex.labels.end()), pred(ex.size(), majority);
-    std::vector<float> probs(ex.size() * K, 0.0f);
-    for (size_t i = 0; i < ex.size(); i++) probs[i * K + majority] = 1.0f;
+    count = std::min(count, ex.size());
+    std::vector<int> truth(ex.labels.begin(), ex.labels.begin() + count), pred(count, majority);
+    std::vector<float> probs(count * K, 0.0f);
+    for (size_t i = 0; i < count; i++) probs[i * K + majority] = 1.0f;
     return classification_evaluation(truth, pred, probs, K, NAN, names, false);
 }

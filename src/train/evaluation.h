@@ -32,5 +32,7 @@ Evaluation classification_evaluation(const std::vector<int>& truth, const std::v
                                      const std::vector<float>& probs, int K, double loss,
                                      const std::vector<std::string>& names, bool print);
 
-// What always predicting the training set's most frequent class scores on `ex`.
-Evaluation majority_baseline(const Examples& train, const Examples& ex, int K, const std::vector<std::string>& names);
+// What always predicting the training set's most frequent class scores on
+// the first `count` examples of `ex` (the ones an evaluation reads).
+Evaluation majority_baseline(const Examples& train, const Examples& ex, size_t count, int K,
+                             const std::vector<std::string>& names);

@@ -1,5 +1,8 @@
 #include "train/task.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <stdexcept>
 
 #include "train/examples_task.h"
@@ -17,10 +20,14 @@ void for_each_eval_batch(Model& model, Source& data, int max_batches, const std:
     data.reset();
     size_t batches = data.batches_per_epoch();
     if (max_batches > 0 && (size_t)max_batches < batches) batches = max_batches;
+    // On a terminal a progress line, as evaluations of big sets take minutes.
+    const bool tty = isatty(fileno(stdout));
     for (size_t i = 0; i < batches; i++) {
+        if (tty) std::printf("\r\033[Kevaluating: batch %zu/%zu", i + 1, batches), std::fflush(stdout);
         const Batch& batch = data.next((1ull << 48) + i);
         fn(batch, model.forward(batch));
     }
+    if (tty) std::printf("\r\033[K");
     model.training = was_training;
 }
 

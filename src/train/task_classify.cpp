@@ -3,6 +3,7 @@
 // (train/evaluation.h) next to the majority-class baseline.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 #include "train/examples_task.h"
@@ -17,12 +18,16 @@ class ClassifyTask : public ExamplesTask {
     int num_labels() const override { return (int)train_ex.label_names.size(); }
     void open_data(int B, int T, int V, uint64_t seed) override { open_examples(B, T, V, seed, nullptr); }
 
+    // On the examples the evaluations read: with --eval-batches, the first
+    // eval_batches * batch of the (unshuffled) validation data.
     void print_baseline() override {
-        if (val)
-            std::printf("majority-class baseline on the validation data: %s\n", metrics_line(baseline_on(*val)).c_str());
+        if (!val) return;
+        const size_t count = cfg.eval_batches ? (size_t)cfg.eval_batches * cfg.batch : SIZE_MAX;
+        std::printf("majority-class baseline on the validation data%s: %s\n", cfg.eval_batches ? " evaluated" : "",
+                    metrics_line(baseline_on(*val, count)).c_str());
     }
     void print_test_baseline() override {
-        std::printf("test majority-class baseline: %s\n", metrics_line(baseline_on(*test)).c_str());
+        std::printf("test majority-class baseline: %s\n", metrics_line(baseline_on(*test, SIZE_MAX)).c_str());
     }
 
     // Loss (mean over examples), predictions (argmax) and class probabilities.
@@ -51,8 +56,9 @@ class ClassifyTask : public ExamplesTask {
     std::vector<std::string> label_names() const override { return train_ex.label_names; }
 
   private:
-    Evaluation baseline_on(const Source& data) const {
-        return majority_baseline(train_ex, static_cast<const ExampleSource&>(data).ex, num_labels(), train_ex.label_names);
+    Evaluation baseline_on(const Source& data, size_t count) const {
+        return majority_baseline(train_ex, static_cast<const ExampleSource&>(data).ex, count, num_labels(),
+                                 train_ex.label_names);
     }
 };
 
