@@ -312,6 +312,13 @@ TEST_CASE("bin/make_examples: byte tokens end to end, and one-line errors for ba
     CHECK(ex.tokens == std::vector<int32_t>{'h', 'i', ',', ' ', 'a', 'b', 'c', 'd'});
     CHECK(ex.labels == std::vector<int32_t>{1, 0});
 
+    // --max-rows keeps the first rows; the output's folder is made.
+    spit(csv, "text,label\na,pos\nb,neg\nc,pos\nd,neg\n");
+    CommandResult first = make_examples("--input " + csv + " --header --labels neg,pos --max-rows 3 --output " +
+                                        dir.file("new/sub/out.bin"), dir);
+    REQUIRE_MESSAGE(first.status == 0, first.err);
+    CHECK(read_examples(dir.file("new/sub/out.bin")).labels == std::vector<int32_t>{1, 0, 1});
+
     auto check_error = [&](const std::string& args, const std::string& message) {
         CommandResult r = make_examples(args, dir);
         INFO(args);
@@ -325,6 +332,12 @@ TEST_CASE("bin/make_examples: byte tokens end to end, and one-line errors for ba
     check_error("--input " + csv + " --text-column text --label-column label --labels neg,pos --output " + out,
                 csv + ": line 3: unknown label 'maybe' (labels: neg, pos)");
     check_error("--input " + csv + " --output " + out, csv + ": is the first row a header? pass --header or --no-header");
+    // An output that cannot be written fails before the input is even read.
+    spit(dir.file("file"), "x");
+    check_error("--input " + dir.file("absent.csv") + " --header --output " + dir.file("file/out.bin"),
+                "--output " + dir.file("file/out.bin") + ": cannot create " + dir.file("file") + " (Not a directory)");
+    check_error("--input " + csv + " --header --max-rows many --output " + out,
+                "--max-rows many: expected a whole number (0: all rows)");
     check_error("--input " + csv + " --header --pair-column 1 --output " + out,
                 "--pair-column needs --tokenizer wordpiece:DIR (byte has no separator convention for a pair of texts)");
     check_error("--input " + dir.file("in.txt") + " --header --output " + out,

@@ -46,7 +46,20 @@ bool all_digits(const std::string& s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Turns one row into at most max_len ids and their type ids.
+// Makes the output's folder and checks that a file can be written there, so
+// that a bad --output fails before the tokenizing, not after it.
+void check_writable(const std::string& output) {
+    const std::filesystem::path dir = std::filesystem::path(output).parent_path();
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("--output " + output + ": cannot create " + dir.string() + " (" + ec.message() + ")");
+    const std::string probe = output + ".tmp";
+    std::FILE* f = std::fopen(probe.c_str(), "wb");
+    if (!f) throw std::runtime_error("--output " + output + ": cannot write there (" + std::strerror(errno) + ")");
+    std::fclose(f);
+    std::remove(probe.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,7 +79,8 @@ int main(int argc, char** argv) {
         ("tokenizer", "byte, a GPT-2 BPE directory, or wordpiece:DIR (DIR/vocab.txt and optional "
                       "DIR/tokenizer_config.json)", cxxopts::value<std::string>()->default_value("byte"))
         ("max-len", "the most tokens an example keeps", cxxopts::value<std::string>()->default_value("128"))
-        ("output", "the examples file to write", cxxopts::value<std::string>())
+        ("max-rows", "keep only the first N data rows (0: all)", cxxopts::value<std::string>()->default_value("0"))
+        ("output", "the examples file to write (its folder is made)", cxxopts::value<std::string>())
         ("h,help", "print this help");
     try {
         auto args = options.parse(argc, argv);
@@ -123,12 +137,19 @@ int main(int argc, char** argv) {
             }
         }
 
+        const std::string max_rows_text = args["max-rows"].as<std::string>();
+        if (!all_digits(max_rows_text) || max_rows_text.size() > 12)
+            throw std::runtime_error("--max-rows " + max_rows_text + ": expected a whole number (0: all rows)");
+        const size_t max_rows = std::stoull(max_rows_text);
+        check_writable(output);
+
         const std::string tokenizer = args["tokenizer"].as<std::string>();
         Encoder encoder = make_encoder(tokenizer, max_len, !columns.pair.empty());
 
         auto start = std::chrono::steady_clock::now();
-        LabelledTable table = labelled_rows(parse_table(read_file(input), format, input), header, columns,
-                                            std::move(label_names), input);
+        std::vector<TableRow> rows = parse_table(read_file(input), format, input);
+        if (max_rows && rows.size() > max_rows + header) rows.resize(max_rows + header);
+        LabelledTable table = labelled_rows(rows, header, columns, std::move(label_names), input);
         Examples ex;
         ex.max_len = max_len;
         ex.vocab_size = encoder.vocab_size;
