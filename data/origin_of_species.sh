@@ -8,10 +8,9 @@
 # The text comes from ../shared/data (or $MINITRAIN_DATA); its sha256 is checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sha=7692603a23fe244cbf07c08053e9c345c6f5d89b794d78305fa3b7f2ebe04f9d
-src=${MINITRAIN_DATA:-../shared/data}/corpora/domain/origin_of_species.txt
-[ -f "$src" ] || { echo "origin_of_species.sh: $src not found (set MINITRAIN_DATA)" >&2; exit 1; }
-echo "$sha  $src" | sha256sum -c --quiet - || { echo "origin_of_species.sh: $src: checksum mismatch" >&2; exit 1; }
+source data/corpus.sh
+corpus_path domain/origin_of_species.txt 7692603a23fe244cbf07c08053e9c345c6f5d89b794d78305fa3b7f2ebe04f9d
+src=$corpus
 [ -x bin/tokenize ] || make bin/tokenize >/dev/null
 body=data/origin_of_species.txt
 awk '/^\*\*\* END OF/ { exit } started { print } /^\*\*\* START OF/ { started = 1 }' "$src" > "$body.tmp"

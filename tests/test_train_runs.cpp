@@ -224,3 +224,24 @@ TEST_CASE("train: on a terminal, evaluation shows its progress and checkpoints a
     CHECK(r.out.find("evaluating: batch 1/") != std::string::npos);
     CHECK(r.out.find("checkpoint: " + ws.file("a/step_00000002")) != std::string::npos);
 }
+
+TEST_CASE("data scripts: a missing corpus is one line saying where to put it") {
+    Workspace ws;
+    fs::create_directories(ws.file("data"));
+    for (const char* script : {"corpus.sh", "tinyshakespeare.sh", "origin_of_species.sh"})
+        fs::copy_file(std::string("data/") + script, ws.file(std::string("data/") + script));
+    const std::string env = "MINITRAIN_DATA=" + ws.file("nowhere") + " MINITRAIN_TINYSHAKESPEARE_URL=http://127.0.0.1:9/none ";
+    CommandResult shakespeare = run_command(env + "bash " + ws.file("data/tinyshakespeare.sh"), ws);
+    CHECK(shakespeare.status == 1);
+    CHECK(shakespeare.err == "tinyshakespeare.sh: tinyshakespeare.txt is missing: put it at " + ws.file("nowhere") +
+                                 "/corpora/tinyshakespeare.txt (or point MINITRAIN_DATA at a folder with "
+                                 "corpora/tinyshakespeare.txt); downloading http://127.0.0.1:9/none failed\n");
+    CHECK_FALSE(fs::exists(ws.file("data/tinyshakespeare.txt.tmp")));
+    spit(ws.file("data/tinyshakespeare.txt"), "not the play\n");
+    CommandResult wrong = run_command(env + "bash " + ws.file("data/tinyshakespeare.sh"), ws);
+    CHECK(wrong.status == 1);
+    CHECK(wrong.err.find("data/tinyshakespeare.txt is not the expected tinyshakespeare.txt") != std::string::npos);
+    CommandResult darwin = run_command(env + "bash " + ws.file("data/origin_of_species.sh"), ws);
+    CHECK(darwin.status == 1);
+    CHECK(darwin.err.find("domain/origin_of_species.txt is missing: put it at ") != std::string::npos);
+}

@@ -32,7 +32,7 @@ void prepare_default_data(const std::string& train_data) {
     std::printf("preparing tinyshakespeare: data/tinyshakespeare.sh\n");
     std::fflush(stdout);
     if (std::system("bash data/tinyshakespeare.sh") != 0)
-        throw std::runtime_error("data/tinyshakespeare.sh failed; run it by hand to see why");
+        throw std::runtime_error("no default data: data/tinyshakespeare.sh could not make it (its line above says why)");
 }
 
 class LmTask : public Task {
