@@ -45,6 +45,10 @@ class LmTask : public Task {
     int data_vocab() const override { return tok->vocab_size(); }
 
     void open_data(int B, int T, int V, uint64_t seed) override {
+        if (tok->vocab_size() != V)
+            throw std::runtime_error("--tokenizer " + cfg.tokenizer + ": " + std::to_string(tok->vocab_size()) +
+                                     " tokens, but the model has " + std::to_string(V) +
+                                     " (give the tokenizer its data was made with)");
         prepare_default_data(cfg.train_data);
         vocab = V;
         train = std::make_unique<TokenSource>(cfg.train_data, B, T, V, cfg.shuffle, seed);
@@ -84,10 +88,13 @@ class LmTask : public Task {
         for (uint32_t id : tok->encode(cfg.prompt)) prompt.push_back((int)id);
         if (prompt.empty()) prompt.push_back(tok->eot() >= 0 ? tok->eot() : 0);
         std::printf("---- sample ----\n%s", cfg.prompt.c_str());
-        generate(static_cast<GPT2&>(model), prompt, cfg.sample_length, cfg.temperature, cfg.top_k, rng, [&](int id) {
+        Sampling s;
+        s.temperature = cfg.temperature, s.top_k = cfg.top_k;
+        generate(static_cast<GPT2&>(model), prompt, cfg.sample_length, s, rng, [&](int id) {
             std::string bytes = tok->decode_token((uint32_t)id);
             std::fwrite(bytes.data(), 1, bytes.size(), stdout);
             std::fflush(stdout);
+            return true;
         });
         std::printf("\n----------------\n");
     }
