@@ -21,6 +21,7 @@ static std::vector<json> log_records(const std::string& path, const std::string&
     std::ifstream f(path);
     for (std::string line; std::getline(f, line);) {
         json j = json::parse(line);
+        j.erase("time");  // when it was logged
         if (j["type"] == type) out.push_back(j);
     }
     return out;

@@ -163,18 +163,21 @@ TEST_CASE("train: progress lines, evaluation, samples and a parseable JSONL log"
         train += j["type"] == "train";
         eval += j["type"] == "eval";
         if (j["type"] == "train")
-            for (const char* key : {"loss", "lr", "grad_norm", "ms", "tokens_per_s", "epoch"}) CHECK(j.contains(key));
+            for (const char* key : {"loss", "lr", "grad_norm", "ms", "tokens_per_s", "epoch", "time"}) CHECK(j.contains(key));
+        if (j["type"] == "eval") CHECK(j["time"].get<double>() > 1.7e9);  // seconds since 1970, not since the start
     }
     CHECK(train == 20);
     CHECK(eval == 2);
-    // The loss curve: one path for train loss, one for validation.
+    // The picture: train loss, its smoothed curve and the validation loss; the learning rate.
     std::string svg = ws.file("curve.svg");
     REQUIRE(run_command("./bin/plot " + ws.file("a/log.jsonl") + " " + svg, ws).status == 0);
     std::string picture = slurp(svg);
     CHECK(picture.rfind("<svg", 0) == 0);
     size_t paths = 0;
     for (size_t at = picture.find("<path"); at != std::string::npos; at = picture.find("<path", at + 1)) paths++;
-    CHECK(paths == 2);
+    CHECK(paths == 4);
+    CHECK(picture.find(">learning rate<") != std::string::npos);
+    CHECK(picture.find("validation accuracy") == std::string::npos);  // an lm run has no metric panel
 }
 
 TEST_CASE("train: LoRA on a pretrained language model, and prompt tuning on one") {

@@ -27,7 +27,7 @@ std::vector<std::string> records_without_timings(const std::string& path) {
     std::ifstream f(path);
     for (std::string line; std::getline(f, line);) {
         nlohmann::json j = nlohmann::json::parse(line);
-        j.erase("ms"), j.erase("tokens_per_s");
+        j.erase("ms"), j.erase("tokens_per_s"), j.erase("time");
         out.push_back(j.dump());
     }
     return out;

@@ -95,6 +95,9 @@ TEST_CASE("train --task classify: learns the task, reports metrics, keeps the be
     CHECK(r.out.find("test majority-class baseline") != std::string::npos);
     CHECK(fs::exists(ws.file("a/best/model.bin")));
     CHECK(slurp(ws.file("a/best/labels.txt")) == "negative\npositive\n");
+    // bin/plot draws the validation accuracy in a panel of its own.
+    REQUIRE(run_command("./bin/plot " + ws.file("a/log.jsonl") + " " + ws.file("a.svg"), ws).status == 0);
+    CHECK(slurp(ws.file("a.svg")).find(">validation accuracy<") != std::string::npos);
     // One word decides the label: the model must find it.
     std::vector<std::string> acc = logged(ws.file("a/log.jsonl"), "test", "accuracy");
     REQUIRE(acc.size() == 1);

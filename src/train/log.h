@@ -1,5 +1,6 @@
 // The run's JSONL log: one JSON object a line ("type": train, eval, skip,
-// test, eval_only), each number exact (train/evaluation.h's json_number).
+// test, eval_only), each number exact (train/evaluation.h's json_number);
+// train and eval records carry "time", seconds since 1970.
 // Records are only ever appended; a resumed run first cuts the log back to
 // its checkpoint's step (truncate_log), so the log always equals an
 // uninterrupted run's.

@@ -19,6 +19,11 @@ double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Seconds since 1970 (the log's timestamps).
+double unix_time() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 std::string format_duration(double seconds) {
     char buf[32];
     int s = (int)seconds;
@@ -145,8 +150,8 @@ void Trainer::report(int step, const StepStats& s) {
     const double tok_s = s.tokens / (s.ms / 1000.0);
     char buf[256];
     std::snprintf(buf, sizeof buf, "\"type\":\"train\",\"step\":%d,\"epoch\":%llu,\"loss\":%s,\"lr\":%.9g,\"grad_norm\":%s,"
-                  "\"ms\":%.2f,\"tokens_per_s\":%.0f", step, (unsigned long long)task.train->epoch(),
-                  json_number(s.loss).c_str(), s.lr, json_number(s.norm).c_str(), s.ms, tok_s);
+                  "\"ms\":%.2f,\"tokens_per_s\":%.0f,\"time\":%.3f", step, (unsigned long long)task.train->epoch(),
+                  json_number(s.loss).c_str(), s.lr, json_number(s.norm).c_str(), s.ms, tok_s, unix_time());
     log->record(buf);
     if (tty || step % cfg.print_every == 0 || step == total) {
         // Whole time per step so far, evaluations and checkpoints included.
@@ -165,7 +170,9 @@ void Trainer::validate(int step) {
     last_eval = task.evaluate(model, *task.val, cfg.eval_batches, task.reports());
     std::printf("%sstep %d: validation %s%s\n", tty ? "\r\033[K" : "", step, metrics_line(last_eval).c_str(),
                 task.eval_note().c_str());
-    log->record("\"type\":\"eval\",\"step\":" + std::to_string(step) + metrics_json(last_eval));
+    char time[48];
+    std::snprintf(time, sizeof time, ",\"time\":%.3f", unix_time());
+    log->record("\"type\":\"eval\",\"step\":" + std::to_string(step) + metrics_json(last_eval) + time);
     log->flush();
     if (task.keeps_best()) keep_best(step);
 }
