@@ -164,6 +164,13 @@ TEST_CASE("tokenizer errors name the file and the problem") {
     merges_error("#version: 0.2\na c\n", "line 2: unknown token \"ac\"");
     merges_error("#version: 0.2\nab c\na b\n", "line 2: uses \"ab\" before a merge makes it");
     merges_error("a b\na b\n", "line 2: duplicate merge");
+    merges_error("", "no merges (an empty merges file)");
+    merges_error("#version: 0.2\n", "no merges (an empty merges file)");
+    // A directory where a file should be says so (it used to read as an empty file).
+    std::filesystem::remove(dir.file("vocab.bpe"));
+    std::filesystem::create_directory(dir.file("vocab.bpe"));
+    CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains(d + "/vocab.bpe: not a regular file"), std::runtime_error);
+    std::filesystem::remove(dir.file("vocab.bpe"));
 
     spit(dir.file("vocab.bpe"), "a b\n");
     spit(dir.file("encoder.json"), "{\"a\": 0, \"b\": ");

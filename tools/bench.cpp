@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
             const GPT2Config& c = bc.model;
             char cmd[512];
             std::snprintf(cmd, sizeof cmd,
-                          "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/reference/bench_torch.py "
+                          "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/reference/bench_torch.py "
                           "--name %s --L %d --C %d --NH %d --V %d --Vp %d --max-T %d --B %d --T %d%s",
                           bc.name, c.L, c.C, c.NH, c.V, c.Vp, c.max_T, bc.B, bc.T, flags.c_str());
             double torch = run_and_parse(cmd);

@@ -27,12 +27,11 @@ FilePtr open_regular(const std::string& path, uint64_t* bytes) {
 }
 
 std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) fail(path, "read error");
-    return ss.str();
+    uint64_t bytes = 0;
+    FilePtr f = open_regular(path, &bytes);  // a directory is refused here, not read as empty
+    std::string text(bytes, '\0');
+    if (bytes && std::fread(text.data(), 1, bytes, f.get()) != bytes) fail(path, "read error");
+    return text;
 }
 
 uint64_t load_le(const unsigned char* p, int width) {

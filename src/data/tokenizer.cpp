@@ -230,6 +230,8 @@ BpeTokenizer::BpeTokenizer(const std::string& encoder_path, const std::string& m
         if (!merges_.emplace((uint64_t)lid << 32 | (uint64_t)rid, m).second) fail("duplicate merge \"" + line + "\"");
         made[mid] = true;
     }
+    // Without merges GPT-2's BPE would encode every text as single bytes, silently.
+    if (merges_.empty()) throw std::runtime_error(merges_path + ": no merges (an empty merges file)");
 }
 
 // ---- BPE encoding ------------------------------------------------------------------

@@ -13,11 +13,23 @@ Debian's torch calls whatever libblas.so.3 the alternatives system points to:
 the reference BLAS unless an optimised one is installed
 (apt-get install libopenblas0-pthread). The line names the BLAS that was
 loaded, so a reference-BLAS figure cannot pass for a tuned one.
+
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines here set so that
+old OpenBLAS builds do not crash, pin OpenBLAS to slow kernels (its matmuls
+ran at ~15 GFLOP/s on this 2-core Zen 5): the script starts itself again
+without them, before OpenBLAS loads, and the line names the kernel
+(OpenBLAS's core type, from threadpoolctl) that ran.
 """
 import argparse
 import math
 import os
+import sys
 import time
+
+if "OPENBLAS_CORETYPE" in os.environ or "OPENBLAS_L2_SIZE" in os.environ:
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(name, None)
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
 import torch
 import torch.nn as nn
@@ -65,6 +77,19 @@ def loaded_blas():
     return ", ".join(sorted(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p) for p in libs)) or "none"
 
 
+def blas_kernel():
+    """OpenBLAS's core type and version as threadpoolctl reports them, or why it cannot."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "kernel unknown: no threadpoolctl (apt-get install python3-threadpoolctl)"
+    infos = [i for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"]
+    if not infos:
+        return "kernel: no OpenBLAS"
+    i = infos[0]
+    return f"OpenBLAS {i.get('version')} kernel {i.get('architecture')}, {i.get('num_threads')} threads"
+
+
 def main():
     p = argparse.ArgumentParser()
     for name in ("L", "C", "NH", "V", "Vp", "max-T", "B", "T"):
@@ -93,7 +118,7 @@ def main():
             times.append((time.perf_counter() - t0) * 1000)
     ms = sorted(times)[len(times) // 2]
     print(f"torch {a.name} {ms:.1f} ms/step {a.B * a.T / (ms / 1000):.0f} tok/s "
-          f"(torch {torch.__version__}, 2 threads, BLAS {loaded_blas()})")
+          f"(torch {torch.__version__}, 2 threads, BLAS {loaded_blas()}, {blas_kernel()})")
 
 
 if __name__ == "__main__":
