@@ -98,6 +98,11 @@ TEST_CASE("train --task classify: learns the task, reports metrics, keeps the be
     // bin/plot draws the validation accuracy in a panel of its own.
     REQUIRE(run_command("./bin/plot " + ws.file("a/log.jsonl") + " " + ws.file("a.svg"), ws).status == 0);
     CHECK(slurp(ws.file("a.svg")).find(">validation accuracy<") != std::string::npos);
+    // --to-hf names the classes as labels.txt does (transformers' pipelines print id2label).
+    REQUIRE(run_command("./bin/convert --to-hf " + ws.file("a/best/model.bin") + " -o " + ws.file("hf"), ws).status == 0);
+    const nlohmann::json hf = nlohmann::json::parse(slurp(ws.file("hf/config.json")));
+    CHECK(hf["id2label"] == nlohmann::json{{"0", "negative"}, {"1", "positive"}});
+    CHECK(hf["label2id"] == nlohmann::json{{"negative", 0}, {"positive", 1}});
     // One word decides the label: the model must find it.
     std::vector<std::string> acc = logged(ws.file("a/log.jsonl"), "test", "accuracy");
     REQUIRE(acc.size() == 1);

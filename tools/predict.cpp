@@ -51,18 +51,11 @@ std::unique_ptr<Model> load_classifier(Backend& be, const std::string& path, int
     return model;
 }
 
+// labels.txt's names beside the model, else the class ids.
 std::vector<std::string> class_names(const std::string& model_path, int K) {
-    const std::string path = (std::filesystem::path(model_path).parent_path() / "labels.txt").string();
-    std::vector<std::string> names;
-    if (std::filesystem::exists(path)) {
-        std::ifstream f(path);
-        for (std::string line; std::getline(f, line);) names.push_back(line);
-        if ((int)names.size() != K)
-            throw std::runtime_error(path + ": " + std::to_string(names.size()) + " names for a model with " +
-                                     std::to_string(K) + " classes");
-        return names;
-    }
-    for (int k = 0; k < K; k++) names.push_back(std::to_string(k));
+    std::vector<std::string> names = read_label_names(model_path, K);
+    if (names.empty())
+        for (int k = 0; k < K; k++) names.push_back(std::to_string(k));
     return names;
 }
 

@@ -3,9 +3,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "cli/run_file.h"
+#include "formats/hf_convert.h"
 
 using C = TrainConfig;
 
@@ -90,15 +92,6 @@ const Flag* find_flag(const std::string& name) {
     return nullptr;
 }
 
-std::string shortest_float(float x) {
-    char buf[32];
-    for (int digits = 1; digits <= 9; digits++) {
-        std::snprintf(buf, sizeof buf, "%.*g", digits, x);
-        if (std::strtof(buf, nullptr) == x) break;
-    }
-    return buf;
-}
-
 namespace {
 
 // The flag's default for --task lm, as --help shows it.
@@ -109,7 +102,7 @@ std::string default_text(const Flag& f) {
             const auto& v = defaults.*field;
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, std::string>) return v == "\n" ? "\\n" : v;
-            else if constexpr (std::is_same_v<T, float>) return shortest_float(v);
+            else if constexpr (std::is_same_v<T, float>) return nlohmann::json(shortest_decimal(v)).dump();
             else if constexpr (std::is_same_v<T, bool>) return "false";
             else return std::to_string(v);
         },

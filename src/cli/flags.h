@@ -29,6 +29,3 @@ const Flag* find_flag(const std::string& name);  // null when there is no such f
 // wins. Returns false (after printing --help) when help was asked for.
 // Throws a one-line std::runtime_error naming the flag or file at fault.
 bool parse_train_flags(int argc, char** argv, TrainConfig& cfg);
-
-// A float as the shortest decimal that reads back as the same float.
-std::string shortest_float(float x);

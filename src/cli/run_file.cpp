@@ -7,6 +7,7 @@
 
 #include "cli/flags.h"
 #include "core/fileio.h"
+#include "formats/hf_convert.h"
 
 using json = nlohmann::ordered_json;
 
@@ -89,7 +90,7 @@ std::string flags_json(const TrainConfig& cfg) {
                 const auto& v = cfg.*field;
                 using T = std::decay_t<decltype(v)>;
                 if constexpr (std::is_same_v<T, bool>) j[f.name] = v != f.inverted;
-                else if constexpr (std::is_same_v<T, float>) j[f.name] = std::stod(shortest_float(v));
+                else if constexpr (std::is_same_v<T, float>) j[f.name] = shortest_decimal(v);
                 else j[f.name] = v;
             },
             f.field);

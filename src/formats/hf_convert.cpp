@@ -51,6 +51,14 @@ void write_hf(const std::string& path, const Config& cfg, Config base, const std
         }
     }
     save(out_dir, model);
+    // The class names ./train wrote beside the file, as transformers' pipelines show them.
+    if (cfg.num_labels) {
+        const std::vector<std::string> names = read_label_names(path, cfg.num_labels);
+        if (names.empty()) return;
+        nlohmann::json config = read_hf_config(out_dir);
+        put_hf_labels(config, cfg.num_labels, names);
+        write_hf_config(out_dir, config);
+    }
 }
 
 }  // namespace
@@ -171,11 +179,12 @@ int read_num_labels(const nlohmann::json& config, const std::string& path) {
     return n;
 }
 
-void put_hf_labels(nlohmann::json& config, int num_labels) {
+void put_hf_labels(nlohmann::json& config, int num_labels, const std::vector<std::string>& names) {
     nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
     for (int k = 0; k < num_labels; k++) {
-        id2label[std::to_string(k)] = "LABEL_" + std::to_string(k);
-        label2id["LABEL_" + std::to_string(k)] = k;
+        const std::string name = names.empty() ? "LABEL_" + std::to_string(k) : names[k];
+        id2label[std::to_string(k)] = name;
+        label2id[name] = k;
     }
     config["id2label"] = id2label;
     config["label2id"] = label2id;

@@ -48,6 +48,7 @@ double shortest_decimal(float x);
 // (transformers' 2 when neither is there); at least 2.
 int read_num_labels(const nlohmann::json& config, const std::string& path);
 // id2label / label2id as transformers writes them for num_labels classes.
-void put_hf_labels(nlohmann::json& config, int num_labels);
+// id2label and label2id: the names, or LABEL_0.. when there are none.
+void put_hf_labels(nlohmann::json& config, int num_labels, const std::vector<std::string>& names = {});
 // Writes DIR/config.json (2-space indent, as transformers does), atomically.
 void write_hf_config(const std::string& dir, const nlohmann::json& config);

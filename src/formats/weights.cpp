@@ -16,6 +16,8 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <sstream>
+#include <filesystem>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "tensor data is stored little-endian");
 
@@ -452,4 +454,16 @@ void save_adapter(const std::string& path, const Model& model) {
     if (trainable.size() == model.arena.params.tensors.size())
         fail(path, "every tensor of the model is trainable, so an adapter would hold them all: save the full weights");
     write_weights(path, model, trainable, true);
+}
+
+std::vector<std::string> read_label_names(const std::string& weights_path, int num_labels) {
+    const std::string path = (std::filesystem::path(weights_path).parent_path() / "labels.txt").string();
+    std::vector<std::string> names;
+    if (!std::filesystem::exists(path)) return names;
+    std::istringstream lines(read_file(path));
+    for (std::string line; std::getline(lines, line);) names.push_back(line);
+    if ((int)names.size() != num_labels)
+        throw std::runtime_error(path + ": " + std::to_string(names.size()) + " names for a model with " +
+                                 std::to_string(num_labels) + " classes");
+    return names;
 }

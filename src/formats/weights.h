@@ -98,3 +98,8 @@ void save_weights(const std::string& path, const Model& model);
 // Writes an adapter file: the trainable tensors of a model that has frozen
 // ones, atomically.
 void save_adapter(const std::string& path, const Model& model);
+
+// The class names of labels.txt beside a weight file (./train writes one
+// into best/), one a line; empty when there is none. Throws when it does not
+// name num_labels classes.
+std::vector<std::string> read_label_names(const std::string& weights_path, int num_labels);
