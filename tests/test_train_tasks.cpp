@@ -109,6 +109,11 @@ TEST_CASE("train --task classify: learns the task, reports metrics, keeps the be
     MESSAGE("test accuracy ", acc[0]);
     CHECK(std::stod(acc[0]) >= 0.95);
 
+    // A tokenizer of another vocabulary is refused, naming both.
+    CommandResult wrong = run_command("./bin/predict --model " + ws.file("a/best/model.bin") + " --tokenizer byte --input " +
+                                          ws.file("test.txt"), ws);
+    CHECK(wrong.status == 1);
+    CHECK(wrong.err.find("--tokenizer byte: 256 tokens, but " + ws.file("a/best/model.bin") + " has 17") != std::string::npos);
     // bin/predict with the best checkpoint: a label and probabilities per line.
     CommandResult p = run_command("OMP_NUM_THREADS=1 ./bin/predict --model " + ws.file("a/best/model.bin") +
                                       " --tokenizer wordpiece:" + ws.file("vocab") + " --input " + ws.file("test.txt") +

@@ -32,20 +32,27 @@
 
 namespace {
 
-std::unique_ptr<Model> load_classifier(Backend& be, const std::string& path, int B, int max_len, int& K) {
-    const std::string arch = read_weight_file(path).arch;
-    std::unique_ptr<Model> model;
-    if (arch == "gpt2") {
-        GPT2Config cfg = read_gpt2_config(path);
+// A classifier's classes, vocabulary and context, from its file's config.
+struct ClassifierShape {
+    int K = 0, V = 0, max_T = 0;
+};
+
+ClassifierShape classifier_shape(const std::string& path) {
+    if (read_weight_file(path).arch == "gpt2") {
+        const GPT2Config cfg = read_gpt2_config(path);
         if (!cfg.num_labels) throw std::runtime_error(path + ": a GPT-2 language model, not a classifier");
-        K = cfg.num_labels;
-        model = std::make_unique<GPT2>(be, cfg, B, std::min(max_len, cfg.max_T));
-    } else {
-        BertConfig cfg = read_bert_config(path);
-        if (cfg.head != BertHead::Classifier) throw std::runtime_error(path + ": a BERT without a classifier head");
-        K = cfg.num_labels;
-        model = std::make_unique<BERT>(be, cfg, B, std::min(max_len, cfg.max_T));
+        return {cfg.num_labels, cfg.V, cfg.max_T - cfg.prompt.n};
     }
+    const BertConfig cfg = read_bert_config(path);
+    if (cfg.head != BertHead::Classifier) throw std::runtime_error(path + ": a BERT without a classifier head");
+    return {cfg.num_labels, cfg.V, cfg.max_T - cfg.prompt.n};
+}
+
+// The model with activations for batches of B x T, no larger.
+std::unique_ptr<Model> load_classifier(Backend& be, const std::string& path, int B, int T) {
+    std::unique_ptr<Model> model;
+    if (read_weight_file(path).arch == "gpt2") model = std::make_unique<GPT2>(be, read_gpt2_config(path), B, T);
+    else model = std::make_unique<BERT>(be, read_bert_config(path), B, T);
     model->allocate();
     load_weights(path, *model);
     return model;
@@ -107,11 +114,16 @@ int main(int argc, char** argv) {
         if (texts.empty()) throw std::runtime_error(input + ": no lines");
         const bool any_pair = std::any_of(pairs.begin(), pairs.end(), [](const std::string& p) { return !p.empty(); });
 
-        std::unique_ptr<Backend> be(make_backend(r["device"].as<std::string>().c_str()));
-        int K = 0;
-        std::unique_ptr<Model> model = load_classifier(*be, model_path, B, max_len, K);
-        const std::vector<std::string> names = class_names(model_path, K);
-        Encoder enc = make_encoder(r["tokenizer"].as<std::string>(), model->T, any_pair);
+        const ClassifierShape shape = classifier_shape(model_path);
+        const std::vector<std::string> names = class_names(model_path, shape.K);
+        const std::string tokenizer = r["tokenizer"].as<std::string>();
+        const int T = std::min(max_len, shape.max_T);
+        Encoder enc = make_encoder(tokenizer, T, any_pair);
+        // A tokenizer of another vocabulary gives ids that mean other tokens: refuse it.
+        if (enc.vocab_size != shape.V)
+            throw std::runtime_error("--tokenizer " + tokenizer + ": " + std::to_string(enc.vocab_size) +
+                                     " tokens, but " + model_path + " has " + std::to_string(shape.V) +
+                                     " (give the tokenizer its training examples were made with)");
 
         FILE* out = stdout;
         std::unique_ptr<FILE, int (*)(FILE*)> closer(nullptr, std::fclose);
@@ -127,16 +139,22 @@ int main(int argc, char** argv) {
 
         // The lines as examples (label 0 stands in for the unknown one), batched as training batches them.
         Examples ex;
-        ex.max_len = model->T, ex.vocab_size = enc.vocab_size, ex.label_names = names;
+        ex.max_len = T, ex.vocab_size = enc.vocab_size, ex.label_names = names;
         std::vector<int32_t> ids;
         std::vector<uint8_t> types;
+        int longest = 1;
         for (size_t i = 0; i < texts.size(); i++) {
             enc.encode(texts[i], pairs[i], ids, types);
             if (ids.empty()) throw std::runtime_error(input + ": line " + std::to_string(i + 1) + " has no tokens");
-            ids.resize(std::min(ids.size(), (size_t)model->T)), types.resize(ids.size());
+            ids.resize(std::min(ids.size(), (size_t)T)), types.resize(ids.size());
+            longest = std::max(longest, (int)ids.size());
             ex.add(ids, types, 0);
         }
-        ExampleLoader loader(ex, B, model->T, 0, false, 0);
+        // Activations sized by the input: 5 short lines need no 32 x 512 batch.
+        const int rows = (int)std::min<size_t>(B, texts.size());
+        std::unique_ptr<Backend> be(make_backend(r["device"].as<std::string>().c_str()));
+        std::unique_ptr<Model> model = load_classifier(*be, model_path, rows, longest);
+        ExampleLoader loader(ex, rows, longest, 0, false, 0);
         std::vector<float> probs;
         for (size_t b = 0; b < loader.batches_per_epoch(); b++) {
             Batch batch = loader.next_batch();
