@@ -245,3 +245,14 @@ TEST_CASE("data scripts: a missing corpus is one line saying where to put it") {
     CHECK(darwin.status == 1);
     CHECK(darwin.err.find("domain/origin_of_species.txt is missing: put it at ") != std::string::npos);
 }
+
+TEST_CASE("train: weights that overflow stop the run; no checkpoint holds them") {
+    Workspace ws;
+    CommandResult r = run_train(ws.base("a") + " --steps 6 --checkpoint-every 1 --lr 1e38 --warmup 0", ws);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("the weights are no longer finite (an update overflowed; is --lr too high?)") != std::string::npos);
+    // Whatever checkpoints exist load again.
+    for (const auto& e : fs::directory_iterator(ws.file("a")))
+        if (e.path().filename().string().rfind("step_", 0) == 0)
+            CHECK(run_train(ws.common("e") + " --eval-only --model " + (e.path() / "model.bin").string(), ws).status == 0);
+}

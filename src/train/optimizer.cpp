@@ -16,6 +16,13 @@ float grad_norm(Arena& arena) {
     return (float)std::sqrt(arena.be.sum_squares(arena.grad_mem, arena.params.trainable_total));
 }
 
+bool weights_finite(Arena& arena) {
+    // Squares summed in double: finite weights never overflow it, inf and NaN stay.
+    for (const TensorInfo& p : arena.params.tensors)
+        if (!std::isfinite(arena.be.sum_squares(arena.param_mem + p.offset, p.numel()))) return false;
+    return true;
+}
+
 void adamw_step(Arena& arena, const AdamWConfig& cfg, float lr, int t, float norm) {
     // torch.nn.utils.clip_grad_norm_: scale = max_norm / (norm + 1e-6), applied only if < 1.
     float scale = 1.0f;

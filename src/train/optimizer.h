@@ -16,6 +16,9 @@ void add_penalties(Arena& arena, float l1, float l2);
 // Returns the global gradient norm before clipping (sqrt of the sum of squares
 // over every trainable gradient).
 float grad_norm(Arena& arena);
+// Whether every parameter is finite (what a checkpoint must hold to load again).
+bool weights_finite(Arena& arena);
+
 // Each trainable tensor steps as a torch param group of its own whose lr is
 // lr * lr_scale, weight decay included (p *= 1 - lr*lr_scale*wd); t counts
 // optimizer steps from 1; norm is grad_norm's result, for clipping.

@@ -87,6 +87,7 @@ int Trainer::fit() {
             task.sample(model, st.sample_rng);
         }
         if ((cfg.checkpoint_every && (step + 1) % cfg.checkpoint_every == 0) || last) {
+            check_weights_finite(step + 1);
             log->sync();  // the records are on disk before the checkpoint that follows them
             std::printf("%scheckpoint: %s\n", tty ? "\r\033[K" : "",
                         save_checkpoint(cfg.checkpoint_dir, model, st, cfg.keep_last).c_str());
@@ -136,8 +137,19 @@ Trainer::StepStats Trainer::train_step(int step) {
     return s;
 }
 
+// Weights that overflowed cannot be skipped back (the update is done), and a
+// checkpoint of them would be refused by --resume: the run stops, and its
+// last checkpoint is the one to go back to.
+void Trainer::check_weights_finite(int step) {
+    if (weights_finite(model.arena)) return;
+    const std::string last = latest_checkpoint(cfg.checkpoint_dir);
+    throw std::runtime_error("step " + std::to_string(step) + ": the weights are no longer finite (an update overflowed; "
+                             "is --lr too high?); " + (last.empty() ? "no checkpoint was written" : "the last good checkpoint is " + last));
+}
+
 // The NaN guard: the update is skipped (and logged), or the run aborts.
 void Trainer::guard_non_finite(int step, bool loss_finite) {
+    check_weights_finite(step);
     const std::string what = !loss_finite ? "loss" : "gradient norm";
     if (cfg.on_nan == "abort")
         throw std::runtime_error("step " + std::to_string(step) + ": non-finite " + what + "; aborting (--on-nan abort)");

@@ -50,6 +50,7 @@ class Trainer {
     void open_run_dir();
     StepStats train_step(int step);
     void guard_non_finite(int step, bool loss_finite);
+    void check_weights_finite(int step);
     void report(int step, const StepStats& s);
     void validate(int step);
     void keep_best(int step);
