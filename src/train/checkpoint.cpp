@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -72,19 +73,38 @@ static void write_state(const std::string& path, const Model& model, const Train
     });
 }
 
+// Writes a directory's files through fill() into <path> (made afresh); on any
+// failure (a full disk) removes it again before the error goes on.
+static void write_directory(const std::string& path, const std::function<void()>& fill) {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    fs::create_directories(path, ec);
+    if (ec) throw std::runtime_error(path + ": cannot create: " + ec.message());
+    try {
+        fill();
+        fsync_path(path);
+    } catch (...) {
+        fs::remove_all(path, ec);
+        throw;
+    }
+}
+
 std::string save_checkpoint(const std::string& dir, const Model& model, const TrainState& state,
                             int keep_last) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) throw std::runtime_error(dir + ": cannot create checkpoint directory: " + ec.message());
+    // Unfinished checkpoints of any step (a killed run's) go first.
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const std::string n = e.path().filename().string();
+        if (n.rfind("step_", 0) == 0 && n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0) fs::remove_all(e.path(), ec);
+    }
     std::string final_path = dir + "/" + step_name(state.step);
     std::string tmp_path = final_path + ".tmp";
-    fs::remove_all(tmp_path, ec);
-    fs::create_directory(tmp_path, ec);
-    if (ec) throw std::runtime_error(tmp_path + ": cannot create: " + ec.message());
-    save_weights(tmp_path + "/model.bin", model);
-    write_state(tmp_path + "/state.bin", model, state);
-    fsync_path(tmp_path);
+    write_directory(tmp_path, [&] {
+        save_weights(tmp_path + "/model.bin", model);
+        write_state(tmp_path + "/state.bin", model, state);
+    });
     fs::remove_all(final_path, ec);  // a checkpoint of the same step from an earlier run
     fs::rename(tmp_path, final_path, ec);
     if (ec) throw std::runtime_error(final_path + ": cannot rename into place: " + ec.message());
@@ -102,18 +122,23 @@ std::string save_checkpoint(const std::string& dir, const Model& model, const Tr
     return final_path;
 }
 
+void recover_best(const std::string& dir) {
+    std::error_code ec;
+    const std::string best = dir + "/best", old = best + ".old";
+    if (!fs::exists(best) && fs::exists(old + "/model.bin")) fs::rename(old, best, ec);
+}
+
 void save_best(const std::string& dir, const Model& model, const std::vector<std::string>& label_names) {
     std::error_code ec;
     const std::string final_path = dir + "/best", tmp_path = final_path + ".tmp", old_path = final_path + ".old";
-    fs::remove_all(tmp_path, ec);
-    fs::create_directories(tmp_path, ec);
-    if (ec) throw std::runtime_error(tmp_path + ": cannot create: " + ec.message());
-    save_weights(tmp_path + "/model.bin", model);
-    if (!label_names.empty())
-        write_atomically(tmp_path + "/labels.txt", [&](FILE* f) {
-            for (const std::string& name : label_names) std::fprintf(f, "%s\n", name.c_str());
-        });
-    fsync_path(tmp_path);
+    write_directory(tmp_path, [&] {
+        save_weights(tmp_path + "/model.bin", model);
+        if (!label_names.empty())
+            write_atomically(tmp_path + "/labels.txt", [&](FILE* f) {
+                for (const std::string& name : label_names) std::fprintf(f, "%s\n", name.c_str());
+            });
+    });
+    recover_best(dir);
     // A directory cannot be renamed over a full one: move the old aside first.
     // Killed in between, best.old (or best.tmp) is still whole.
     fs::remove_all(old_path, ec);

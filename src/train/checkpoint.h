@@ -5,7 +5,8 @@
 //   state.bin  AdamW moments, step, seeds and the data position
 // It is written as step_%08d.tmp/ (each file fsynced), then renamed into place
 // and the parent directory fsynced: a checkpoint is whole or absent, and a
-// leftover .tmp directory from a killed run is ignored and removed.
+// leftover step_*.tmp directory of any step (a killed run's) is ignored, and
+// removed by the next save; a write that fails removes its own.
 //
 // state.bin, little-endian: char[8] "MTSTATE\0", u32 version 2, i64 step,
 // u64 seed, u64 sample_rng, u64 loader epoch, shard, sample, samples_per_epoch,
@@ -39,6 +40,10 @@ std::string save_checkpoint(const std::string& dir, const Model& model, const Tr
 // label_names is not empty), replacing an earlier best whole: written as
 // best.tmp, then renamed into place.
 void save_best(const std::string& dir, const Model& model, const std::vector<std::string>& label_names);
+// A kill between save_best's two renames leaves the earlier best whole as
+// <dir>/best.old and no <dir>/best: puts it back.
+void recover_best(const std::string& dir);
+
 // The newest complete checkpoint under dir, or "" if there is none.
 std::string latest_checkpoint(const std::string& dir);
 // Loads weights and optimizer state into an allocated model whose trainable

@@ -226,6 +226,7 @@ void Trainer::finish() {
 
 // The test data under the best checkpoint (the final weights without one).
 void Trainer::test_best() {
+    recover_best(cfg.checkpoint_dir);
     const std::string best = cfg.checkpoint_dir + "/best/model.bin";
     if (std::filesystem::exists(best)) {
         load_weights(best, model);
