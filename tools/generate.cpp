@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/tool_args.h"
 #include "core/threads.h"
 #include "data/tokenizer.h"
 #include "formats/weights.h"
@@ -104,13 +105,8 @@ int main(int argc, char** argv) {
         ("device", "cpu, cuda or cuda-bf16", cxxopts::value<std::string>()->default_value("cpu"))
         ("h,help", "print this help");
     try {
-        auto args = options.parse(argc, argv);
-        if (args.count("help")) {
-            std::printf("%s\n", options.help().c_str());
-            return 0;
-        }
-        if (!args.unmatched().empty()) throw std::runtime_error("unexpected argument '" + args.unmatched().front() + "'");
-        if (!args.count("model")) throw std::runtime_error("--model is required (see --help)");
+        cxxopts::ParseResult args;
+        if (!parse_tool_args(options, argc, argv, args, {"model"})) return 0;
         if (args.count("prompt") && args.count("input")) throw std::runtime_error("--prompt and --input are exclusive: give one");
         Generator g;
         g.max_tokens = args["max-tokens"].as<int>();

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/tool_args.h"
 #include "core/fileio.h"
 #include "data/examples.h"
 #include "data/tokenizer.h"
@@ -83,14 +84,8 @@ int main(int argc, char** argv) {
         ("output", "the examples file to write (its folder is made)", cxxopts::value<std::string>())
         ("h,help", "print this help");
     try {
-        auto args = options.parse(argc, argv);
-        if (args.count("help")) {
-            std::printf("%s\n", options.help().c_str());
-            return 0;
-        }
-        if (!args.unmatched().empty()) throw std::runtime_error("unexpected argument '" + args.unmatched().front() + "'");
-        for (const char* flag : {"input", "output"})
-            if (!args.count(flag)) throw std::runtime_error(std::string("--") + flag + " is required (see --help)");
+        cxxopts::ParseResult args;
+        if (!parse_tool_args(options, argc, argv, args, {"input", "output"})) return 0;
         const std::string input = args["input"].as<std::string>(), output = args["output"].as<std::string>();
 
         TableFormat format;

@@ -28,6 +28,7 @@
 #include "train/metrics.h"
 #include "data/text_encoder.h"
 #include "formats/weights.h"
+#include "cli/tool_args.h"
 #include "core/threads.h"
 
 namespace {
@@ -81,14 +82,8 @@ int main(int argc, char** argv) {
             ("batch", "lines per forward pass", cxxopts::value<int>()->default_value("32"))
             ("device", "cpu, cuda or cuda-bf16", cxxopts::value<std::string>()->default_value("cpu"))
             ("h,help", "print this help");
-        auto r = options.parse(argc, argv);
-        if (r.count("help")) {
-            std::printf("%s\n", options.help().c_str());
-            return 0;
-        }
-        if (!r.unmatched().empty()) throw std::runtime_error("unexpected argument '" + r.unmatched()[0] + "'");
-        for (const char* flag : {"model", "tokenizer", "input"})
-            if (!r.count(flag)) throw std::runtime_error(std::string("--") + flag + " is required");
+        cxxopts::ParseResult r;
+        if (!parse_tool_args(options, argc, argv, r, {"model", "tokenizer", "input"})) return 0;
         const std::string model_path = r["model"].as<std::string>(), input = r["input"].as<std::string>();
         const int max_len = r["max-len"].as<int>(), B = r["batch"].as<int>();
         if (max_len < 1) throw std::runtime_error("--max-len must be >= 1");

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cli/tool_args.h"
 #include "core/fileio.h"
 #include "data/tokenfile.h"
 #include "data/tokenizer.h"
@@ -41,14 +42,8 @@ int main(int argc, char** argv) {
         ("append-eot", "end each file with the end-of-text token (BPE only)")
         ("h,help", "print this help");
     try {
-        auto args = options.parse(argc, argv);
-        if (args.count("help")) {
-            std::printf("%s\n", options.help().c_str());
-            return 0;
-        }
-        if (!args.unmatched().empty()) throw std::runtime_error("unexpected argument '" + args.unmatched().front() + "'");
-        for (const char* flag : {"input", "output"})
-            if (!args.count(flag)) throw std::runtime_error(std::string("--") + flag + " is required (see --help)");
+        cxxopts::ParseResult args;
+        if (!parse_tool_args(options, argc, argv, args, {"input", "output"})) return 0;
         bool split = args.count("val-output") > 0;
         if (args.count("val-fraction") && !split) throw std::runtime_error("--val-fraction needs --val-output");
         // Parsed here rather than by cxxopts, whose error would not name the flag.
