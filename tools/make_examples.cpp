@@ -61,6 +61,41 @@ void check_writable(const std::string& output) {
     std::remove(probe.c_str());
 }
 
+// --format, else the extension of --input.
+TableFormat table_format(const cxxopts::ParseResult& args, const std::string& input) {
+    const std::string name = args.count("format") ? args["format"].as<std::string>()
+                                                  : std::filesystem::path(input).extension().string();
+    if (name == "csv" || name == ".csv") return TableFormat::csv;
+    if (name == "tsv" || name == ".tsv") return TableFormat::tsv;
+    if (args.count("format")) throw std::runtime_error("--format " + name + ": expected csv or tsv");
+    throw std::runtime_error(input + ": cannot tell CSV from TSV by the extension; pass --format csv or --format tsv");
+}
+
+// Names need a header; with indices only, a header row read as data would
+// become a bogus example, so the user says which it is.
+bool has_header(const cxxopts::ParseResult& args, const TableColumns& columns, const std::string& input) {
+    const bool named = !all_digits(columns.text) || !all_digits(columns.label) ||
+                       (!columns.pair.empty() && !all_digits(columns.pair));
+    if (args.count("header") && args.count("no-header")) throw std::runtime_error("--header and --no-header both given");
+    if (args.count("no-header") && named)
+        throw std::runtime_error("--no-header: columns can only be named by a header; give 0-based indices");
+    if (!args.count("header") && !args.count("no-header") && !named)
+        throw std::runtime_error(input + ": is the first row a header? pass --header or --no-header");
+    return named || args.count("header");
+}
+
+// --labels: at least two names, none empty, none twice.
+std::vector<std::string> parse_labels(const std::string& text) {
+    std::vector<std::string> names = split_commas(text);
+    if (names.size() < 2) throw std::runtime_error("--labels needs at least 2 comma-separated names");
+    for (size_t k = 0; k < names.size(); k++) {
+        if (names[k].empty()) throw std::runtime_error("--labels: name " + std::to_string(k) + " is empty");
+        if (std::count(names.begin(), names.begin() + k, names[k]))
+            throw std::runtime_error("--labels: '" + names[k] + "' is given twice");
+    }
+    return names;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,32 +123,13 @@ int main(int argc, char** argv) {
         if (!parse_tool_args(options, argc, argv, args, {"input", "output"})) return 0;
         const std::string input = args["input"].as<std::string>(), output = args["output"].as<std::string>();
 
-        TableFormat format;
-        std::string format_name = args.count("format") ? args["format"].as<std::string>()
-                                                       : std::filesystem::path(input).extension().string();
-        if (format_name == "csv" || format_name == ".csv")
-            format = TableFormat::csv;
-        else if (format_name == "tsv" || format_name == ".tsv")
-            format = TableFormat::tsv;
-        else if (args.count("format"))
-            throw std::runtime_error("--format " + format_name + ": expected csv or tsv");
-        else
-            throw std::runtime_error(input + ": cannot tell CSV from TSV by the extension; pass --format csv or --format tsv");
+        const TableFormat format = table_format(args, input);
 
         TableColumns columns{args["text-column"].as<std::string>(),
                              args.count("pair-column") ? args["pair-column"].as<std::string>() : "",
                              args["label-column"].as<std::string>()};
         if (args.count("pair-column") && columns.pair.empty()) throw std::runtime_error("--pair-column is empty");
-        // Names need a header; with indices only, a header row read as data would
-        // become a bogus example, so the user says which it is.
-        bool named = !all_digits(columns.text) || !all_digits(columns.label) ||
-                     (!columns.pair.empty() && !all_digits(columns.pair));
-        if (args.count("header") && args.count("no-header")) throw std::runtime_error("--header and --no-header both given");
-        if (args.count("no-header") && named)
-            throw std::runtime_error("--no-header: columns can only be named by a header; give 0-based indices");
-        if (!args.count("header") && !args.count("no-header") && !named)
-            throw std::runtime_error(input + ": is the first row a header? pass --header or --no-header");
-        const bool header = named || args.count("header");
+        const bool header = has_header(args, columns, input);
 
         const std::string max_len_text = args["max-len"].as<std::string>();
         const int max_len = all_digits(max_len_text) && max_len_text.size() <= 7 ? std::stoi(max_len_text) : 0;
@@ -121,16 +137,8 @@ int main(int argc, char** argv) {
             throw std::runtime_error("--max-len " + max_len_text + ": expected a whole number from 1 to " +
                                      std::to_string(kMaxExampleLen));
 
-        std::vector<std::string> label_names;
-        if (args.count("labels")) {
-            label_names = split_commas(args["labels"].as<std::string>());
-            if (label_names.size() < 2) throw std::runtime_error("--labels needs at least 2 comma-separated names");
-            for (size_t k = 0; k < label_names.size(); k++) {
-                if (label_names[k].empty()) throw std::runtime_error("--labels: name " + std::to_string(k) + " is empty");
-                if (std::count(label_names.begin(), label_names.begin() + k, label_names[k]))
-                    throw std::runtime_error("--labels: '" + label_names[k] + "' is given twice");
-            }
-        }
+        std::vector<std::string> label_names = args.count("labels") ? parse_labels(args["labels"].as<std::string>())
+                                                                    : std::vector<std::string>{};
 
         const std::string max_rows_text = args["max-rows"].as<std::string>();
         if (!all_digits(max_rows_text) || max_rows_text.size() > 12)

@@ -67,6 +67,65 @@ std::vector<std::string> class_names(const std::string& model_path, int K) {
     return names;
 }
 
+// Each line of the file: a text, or a text and its pair separated by a tab.
+void read_lines(const std::string& input, std::vector<std::string>& texts, std::vector<std::string>& pairs) {
+    const std::string all = read_file(input);
+    for (size_t start = 0; start < all.size();) {
+        size_t end = all.find('\n', start);
+        if (end == std::string::npos) end = all.size();
+        std::string line = all.substr(start, end - start);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const size_t tab = line.find('\t');
+        texts.push_back(line.substr(0, tab));
+        pairs.push_back(tab == std::string::npos ? "" : line.substr(tab + 1));
+        if (line.find('\t', tab == std::string::npos ? line.size() : tab + 1) != std::string::npos)
+            throw std::runtime_error(input + ": line " + std::to_string(texts.size()) + " has more than two texts");
+        start = end + 1;
+    }
+    if (texts.empty()) throw std::runtime_error(input + ": no lines");
+}
+
+// The lines as examples of at most T tokens (label 0 stands in for the
+// unknown one); `longest` gets the longest one's length.
+Examples encode_lines(Encoder& enc, const std::vector<std::string>& texts, const std::vector<std::string>& pairs, int T,
+                      const std::vector<std::string>& names, const std::string& input, int& longest) {
+    Examples ex;
+    ex.max_len = T, ex.vocab_size = enc.vocab_size, ex.label_names = names;
+    std::vector<int32_t> ids;
+    std::vector<uint8_t> types;
+    for (size_t i = 0; i < texts.size(); i++) {
+        enc.encode(texts[i], pairs[i], ids, types);
+        if (ids.empty()) throw std::runtime_error(input + ": line " + std::to_string(i + 1) + " has no tokens");
+        ids.resize(std::min(ids.size(), (size_t)T)), types.resize(ids.size());
+        longest = std::max(longest, (int)ids.size());
+        ex.add(ids, types, 0);
+    }
+    return ex;
+}
+
+// A TSV line per example: the predicted class, then every class's probability,
+// batched as training batches them (B x T: the largest batch the model holds).
+void write_predictions(Model& model, const Examples& ex, int B, int T, const std::vector<std::string>& names, FILE* out) {
+    ExampleLoader loader(ex, B, T, 0, false, 0);
+    std::vector<float> probs;
+    for (size_t b = 0; b < loader.batches_per_epoch(); b++) {
+        Batch batch = loader.next_batch();
+        batch.labels = nullptr;
+        model.forward(batch);
+        int rows = 0, cols = 0;
+        const float* dev = model.logits_view(rows, cols);
+        probs.resize((size_t)rows * cols);
+        model.arena.be.download(probs.data(), dev, probs.size() * sizeof(float));
+        softmax_rows(probs.data(), rows, cols);
+        for (int i = 0; i < rows; i++) {
+            const float* row = probs.data() + (size_t)i * cols;
+            std::fprintf(out, "%s", names[std::max_element(row, row + cols) - row].c_str());
+            for (int k = 0; k < cols; k++) std::fprintf(out, "\t%.6f", row[k]);
+            std::fprintf(out, "\n");
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,22 +149,7 @@ int main(int argc, char** argv) {
         if (B < 1) throw std::runtime_error("--batch must be >= 1");
 
         std::vector<std::string> texts, pairs;
-        {
-            std::string all = read_file(input);
-            size_t start = 0;
-            while (start < all.size()) {
-                size_t end = all.find('\n', start);
-                if (end == std::string::npos) end = all.size();
-                std::string line = all.substr(start, end - start);
-                if (!line.empty() && line.back() == '\r') line.pop_back();
-                size_t tab = line.find('\t');
-                texts.push_back(line.substr(0, tab));
-                pairs.push_back(tab == std::string::npos ? "" : line.substr(tab + 1));
-                if (line.find('\t', tab == std::string::npos ? line.size() : tab + 1) != std::string::npos)
-                    throw std::runtime_error(input + ": line " + std::to_string(texts.size()) + " has more than two texts");
-                start = end + 1;
-            }
-        }
+        read_lines(input, texts, pairs);
         if (texts.empty()) throw std::runtime_error(input + ": no lines");
         const bool any_pair = std::any_of(pairs.begin(), pairs.end(), [](const std::string& p) { return !p.empty(); });
 
@@ -132,41 +176,13 @@ int main(int argc, char** argv) {
         for (const std::string& n : names) std::fprintf(out, "\tp(%s)", n.c_str());
         std::fprintf(out, "\n");
 
-        // The lines as examples (label 0 stands in for the unknown one), batched as training batches them.
-        Examples ex;
-        ex.max_len = T, ex.vocab_size = enc.vocab_size, ex.label_names = names;
-        std::vector<int32_t> ids;
-        std::vector<uint8_t> types;
         int longest = 1;
-        for (size_t i = 0; i < texts.size(); i++) {
-            enc.encode(texts[i], pairs[i], ids, types);
-            if (ids.empty()) throw std::runtime_error(input + ": line " + std::to_string(i + 1) + " has no tokens");
-            ids.resize(std::min(ids.size(), (size_t)T)), types.resize(ids.size());
-            longest = std::max(longest, (int)ids.size());
-            ex.add(ids, types, 0);
-        }
+        const Examples ex = encode_lines(enc, texts, pairs, T, names, input, longest);
         // Activations sized by the input: 5 short lines need no 32 x 512 batch.
         const int rows = (int)std::min<size_t>(B, texts.size());
         std::unique_ptr<Backend> be(make_backend(r["device"].as<std::string>().c_str()));
         std::unique_ptr<Model> model = load_classifier(*be, model_path, rows, longest);
-        ExampleLoader loader(ex, rows, longest, 0, false, 0);
-        std::vector<float> probs;
-        for (size_t b = 0; b < loader.batches_per_epoch(); b++) {
-            Batch batch = loader.next_batch();
-            batch.labels = nullptr;
-            model->forward(batch);
-            int rows = 0, cols = 0;
-            const float* dev = model->logits_view(rows, cols);
-            probs.resize((size_t)rows * cols);
-            be->download(probs.data(), dev, probs.size() * sizeof(float));
-            softmax_rows(probs.data(), rows, cols);
-            for (int i = 0; i < rows; i++) {
-                const float* row = probs.data() + (size_t)i * cols;
-                std::fprintf(out, "%s", names[std::max_element(row, row + cols) - row].c_str());
-                for (int k = 0; k < cols; k++) std::fprintf(out, "\t%.6f", row[k]);
-                std::fprintf(out, "\n");
-            }
-        }
+        write_predictions(*model, ex, rows, longest, names, out);
         return 0;
     } catch (const std::exception& e) {
         std::fflush(stdout);
