@@ -104,11 +104,13 @@ TEST_CASE("train: --resume needs a checkpoint, --resume-if-any starts afresh, a 
 
 TEST_CASE("train: SIGTERM and SIGINT checkpoint the step in flight; the resumed run equals an uninterrupted one") {
     Workspace ws;
-    REQUIRE(run_train(ws.base("a") + " --steps 200 --checkpoint-every 1000", ws).status == 0);
+    // Evaluations and samples on their schedule: an interrupted run must not skip them.
+    const std::string flags = " --steps 200 --checkpoint-every 1000 --eval-every 7 --sample-every 5 --sample-length 3";
+    REQUIRE(run_train(ws.base("a") + flags, ws).status == 0);
     for (int sig : {SIGTERM, SIGINT}) {
         CAPTURE(sig);
         const std::string dir = sig == SIGTERM ? "t" : "i";
-        const std::string args = ws.base(dir) + " --steps 200 --checkpoint-every 1000";
+        const std::string args = ws.base(dir) + flags;
         fs::create_directories(ws.file(dir));
         const pid_t pid = start_train(args, ws);
         // Signal once training is under way (the log has records).

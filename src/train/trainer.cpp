@@ -78,15 +78,17 @@ int Trainer::fit() {
     started = now_s();
     for (int step = first_step; step < total; step++) {
         report(step + 1, train_step(step));
-        const int signal = InterruptGuard::signal_received();
-        bool last = step + 1 == total || step + 1 - first_step == cfg.stop_after || signal;
-        if (((step + 1) % eval_every == 0 || last) && !signal) validate(step + 1);
-        last = last || stop_early;
+        const bool end = step + 1 == total || step + 1 - first_step == cfg.stop_after;
+        if ((step + 1) % eval_every == 0 || end) validate(step + 1);
+        const bool last = end || stop_early;
         if (task.samples() && cfg.sample_every && (step + 1) % cfg.sample_every == 0 && !last) {
             if (tty) std::printf("\n");
             task.sample(model, st.sample_rng);
         }
-        if ((cfg.checkpoint_every && (step + 1) % cfg.checkpoint_every == 0) || last) {
+        // An interrupt ends the run after what this step does anyway, so that
+        // the resumed run is the uninterrupted one.
+        const int signal = InterruptGuard::signal_received();
+        if ((cfg.checkpoint_every && (step + 1) % cfg.checkpoint_every == 0) || last || signal) {
             check_weights_finite(step + 1);
             log->sync();  // the records are on disk before the checkpoint that follows them
             std::printf("%scheckpoint: %s\n", tty ? "\r\033[K" : "",
