@@ -273,3 +273,20 @@ TEST_CASE("classify: with --eval-batches the majority baseline scores the exampl
     REQUIRE(whole.status == 0);
     CHECK(whole.out.find("majority-class baseline on the validation data: accuracy 0.7500") != std::string::npos);
 }
+
+TEST_CASE("classify: examples made with another tokenizer than the model's are refused") {
+    TaskWorkspace ws;
+    // A model of byte tokens (256), then WordPiece examples (17 tokens) whose ids would fit it silently.
+    CommandResult bytes = run_command("./bin/make_examples --input " + ws.file("train.tsv") +
+                                          " --header --tokenizer byte --max-len 32 --labels negative,positive --output " +
+                                          ws.file("train_bytes.bin"), ws);
+    REQUIRE_MESSAGE(bytes.status == 0, bytes.err);
+    REQUIRE(run_train("--task classify --config bert-tiny --layers 1 --channels 32 --heads 2 --max-seq-len 32 --seq-len 32 "
+                      "--batch 16 --steps 1 --train-data " + ws.file("train_bytes.bin") + " --checkpoint-dir " + ws.file("base"),
+                      ws).status == 0);
+    CommandResult r = run_train("--task classify --seq-len 16 --model " + ws.file("base/step_00000001/model.bin") +
+                                    " --train-data " + ws.file("train.bin") + " --steps 1 --checkpoint-dir " + ws.file("x"), ws);
+    CHECK(r.status == 1);
+    CHECK(r.err == "train: --train-data " + ws.file("train.bin") + ": made with a tokenizer of 17 tokens, but the "
+                   "model has 256 (make the examples with the model's tokenizer)\n");
+}

@@ -34,6 +34,12 @@ void for_each_eval_batch(Model& model, Source& data, int max_batches, const std:
 ExamplesTask::ExamplesTask(const TrainConfig& c) : Task(c), train_ex(read_examples(c.train_data)) {}
 
 void ExamplesTask::open_examples(int B, int T, int V, uint64_t seed, const MlmMasking* masking) {
+    // Examples carry their tokenizer's vocabulary size: another tokenizer's ids
+    // would fit a larger vocabulary and silently mean other tokens.
+    if (train_ex.vocab_size != V)
+        throw std::runtime_error("--train-data " + cfg.train_data + ": made with a tokenizer of " +
+                                 std::to_string(train_ex.vocab_size) + " tokens, but the model has " + std::to_string(V) +
+                                 " (make the examples with the model's tokenizer)");
     const int pad_id = 0;  // [PAD] in BERT vocabularies; any id serves GPT-2, whose pads are masked
     train = std::make_unique<ExampleSource>(cfg.train_data, B, T, pad_id, cfg.shuffle, seed, masking);
     if (!cfg.val_data.empty()) val = std::make_unique<ExampleSource>(cfg.val_data, B, T, pad_id, false, seed, masking);
@@ -41,9 +47,9 @@ void ExamplesTask::open_examples(int B, int T, int V, uint64_t seed, const MlmMa
     for (Source* s : {val.get(), test.get()}) {
         const ExampleSource* es = static_cast<const ExampleSource*>(s);
         if (!es) continue;
-        if (es->ex.vocab_size > V)
-            throw std::runtime_error(es->path + ": vocabulary of " + std::to_string(es->ex.vocab_size) +
-                                     " does not fit the model's " + std::to_string(V));
+        if (es->ex.vocab_size != V)
+            throw std::runtime_error(es->path + ": made with a tokenizer of " + std::to_string(es->ex.vocab_size) +
+                                     " tokens, but the model has " + std::to_string(V));
         if (num_labels() && es->ex.label_names != train_ex.label_names)
             throw std::runtime_error(es->path + ": its labels differ from --train-data's (make every split with the same --labels)");
     }
