@@ -258,3 +258,15 @@ TEST_CASE("train: weights that overflow stop the run; no checkpoint holds them")
         if (e.path().filename().string().rfind("step_", 0) == 0)
             CHECK(run_train(ws.common("e") + " --eval-only --model " + (e.path() / "model.bin").string(), ws).status == 0);
 }
+
+TEST_CASE("train: LoRA dropout is kept in the weights and exported to PEFT") {
+    Workspace ws;
+    REQUIRE(run_train(ws.base("a") + " --steps 2", ws).status == 0);
+    const std::string from = ws.common("b") + " --model " + ws.file("a/step_00000002/model.bin");
+    REQUIRE(run_train(from + " --steps 2 --lora-r 2 --lora-dropout 0.1", ws).status == 0);
+    REQUIRE(run_command("./bin/convert --to-peft " + ws.file("b/adapter.bin") + " -o " + ws.file("peft") + " --base x", ws)
+                .status == 0);
+    CHECK(nlohmann::json::parse(slurp(ws.file("peft/adapter_config.json")))["lora_dropout"] == 0.1);
+    // It is how the adapter trained, not what it is: evaluating without dropout loads it.
+    CHECK(run_train(from + " --eval-only --adapter " + ws.file("b/adapter.bin"), ws).status == 0);
+}

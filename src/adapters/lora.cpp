@@ -59,6 +59,8 @@ void add_lora_fields(ConfigFields& fields, const LoraConfig& cfg, const std::str
     fields.push_back({"lora_alpha_milli", (int64_t)std::llround(cfg.alpha * 1000.0)});
     fields.push_back({"lora_rslora", cfg.rslora});
     fields.push_back({"lora_targets", mask});
+    // A training setting, not a shape: recorded for exports (PEFT's lora_dropout), never compared on load.
+    fields.push_back({"lora_dropout_milli", (int64_t)std::llround(cfg.dropout * 1000.0)});
 }
 
 LoraConfig lora_from_fields(const ConfigFields& fields, const std::string& arch, const std::string& what) {
@@ -75,6 +77,11 @@ LoraConfig lora_from_fields(const ConfigFields& fields, const std::string& arch,
     cfg.r = (int)r;
     cfg.alpha = (float)(f["lora_alpha_milli"] / 1000.0);
     cfg.rslora = f["lora_rslora"] == 1;
+    if (f.count("lora_dropout_milli")) {
+        if (f["lora_dropout_milli"] < 0 || f["lora_dropout_milli"] >= 1000)
+            throw std::runtime_error(what + ": LoRA config field lora_dropout_milli out of range");
+        cfg.dropout = (float)(f["lora_dropout_milli"] / 1000.0);
+    }
     for (size_t i = 0; i < sites.size(); i++)
         if (mask >> i & 1) cfg.targets.push_back(sites[i].module);
     return cfg;

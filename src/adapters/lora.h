@@ -51,7 +51,8 @@ std::vector<LoraSite> lora_sites(const std::string& arch, int C, int I);
 // (GPT-2: c_attn; BERT: query, value).
 void validate(LoraConfig& cfg, const std::string& arch);
 // The ConfigFields a weight file stores for it (lora_r, lora_alpha_milli,
-// lora_rslora, lora_targets as a bit mask over lora_sites' order) and back.
+// lora_rslora, lora_targets as a bit mask over lora_sites' order, and
+// lora_dropout_milli, which loading never compares) and back.
 void add_lora_fields(ConfigFields& fields, const LoraConfig& cfg, const std::string& arch);
 LoraConfig lora_from_fields(const ConfigFields& fields, const std::string& arch, const std::string& what);
 // The targeted sites of one block, in lora_sites' order.

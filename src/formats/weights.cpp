@@ -334,8 +334,9 @@ LoadReport load_weights(const std::string& path, Model& model, bool partial) {
     // never the body: every other field must agree.
     // Adapters (lora_*, prompt_*) are added on top of a body the same way.
     auto head_field = [&](const std::string& name) {
-        return partial && (name == "head" || name == "num_labels" || name.rfind("lora_", 0) == 0 ||
-                           name.rfind("prompt_", 0) == 0);
+        return name == "lora_dropout_milli" ||  // how it trained, not what it is
+               (partial && (name == "head" || name == "num_labels" || name.rfind("lora_", 0) == 0 ||
+                            name.rfind("prompt_", 0) == 0));
     };
     std::map<std::string, int64_t> file_fields, model_fields;
     for (const auto& f : wf.config)
