@@ -19,6 +19,7 @@ Examples sample() {
     ex.max_len = 4;
     ex.vocab_size = 100;
     ex.label_names = {"neg", "pos", "负面"};
+    ex.tokenizer = "byte";
     ex.add({7, 8, 9}, {0, 0, 1}, 2);
     ex.add({99}, {0}, 0);
     ex.add({0, 1, 2, 3}, {0, 1, 1, 1}, 1);
@@ -32,8 +33,9 @@ std::string sample_bytes() {
         for (int k = 0; k < width; k++) b += (char)(v >> (8 * k));
     };
     b += "MTEXAMPL";
-    le(1, 4), le(4, 4), le(100, 4), le(3, 4), le(3, 8);
+    le(2, 4), le(4, 4), le(100, 4), le(3, 4), le(3, 8);
     for (std::string name : {"neg", "pos", "负面"}) le(name.size(), 4), b += name;
+    le(4, 4), b += "byte";
     le(3, 4), le(7, 4), le(8, 4), le(9, 4), b += std::string("\0\0\1", 3), le(2, 4);
     le(1, 4), le(99, 4), b += std::string("\0", 1), le(0, 4);
     le(4, 4), le(0, 4), le(1, 4), le(2, 4), le(3, 4), b += std::string("\0\1\1\1", 4), le(1, 4);
@@ -42,7 +44,7 @@ std::string sample_bytes() {
 
 // Offsets into sample_bytes(): the header fields, then the first example.
 constexpr size_t kVersionAt = 8, kMaxLenAt = 12, kVocabAt = 16, kLabelsAt = 20, kCountAt = 24, kFirstNameAt = 32;
-constexpr size_t kFirstExampleAt = 32 + (4 + 3) + (4 + 3) + (4 + 6);
+constexpr size_t kTokenizerAt = 32 + (4 + 3) + (4 + 3) + (4 + 6), kFirstExampleAt = kTokenizerAt + 4 + 4;
 
 std::string with_le(std::string b, size_t at, uint64_t v, int width) {
     for (int k = 0; k < width; k++) b[at + k] = (char)(v >> (8 * k));
@@ -67,6 +69,13 @@ TEST_CASE("examples file: round trip, byte for byte as the format says") {
     CHECK(back.token_types == want.token_types);
     CHECK(back.labels == std::vector<int32_t>{2, 0, 1});
     CHECK(back.length(2) == 4);
+    CHECK(back.tokenizer == "byte");
+    // Version 1 (no tokenizer) still reads.
+    std::string v1 = sample_bytes();
+    v1.erase(kTokenizerAt, 8);
+    spit(path, with_le(v1, kVersionAt, 1, 4));
+    CHECK(read_examples(path).tokenizer.empty());
+    CHECK(read_examples(path).labels == std::vector<int32_t>{2, 0, 1});
 }
 
 TEST_CASE("examples file: every bad header field and value is named") {
@@ -84,7 +93,7 @@ TEST_CASE("examples file: every bad header field and value is named") {
     const Case cases[] = {
         {good.substr(0, 10), "file is 10 bytes, shorter than the 32-byte header"},
         {"XTEXAMPL" + good.substr(8), "bad magic: not a minitrain examples file"},
-        {with_le(good, kVersionAt, 2, 4), "unsupported version 2 (expected 1)"},
+        {with_le(good, kVersionAt, 3, 4), "unsupported version 3 (expected 1 or 2)"},
         {with_le(good, kMaxLenAt, 0, 4), "max_len 0 is outside 1..1048576"},
         {with_le(good, kMaxLenAt, 2000000, 4), "max_len 2000000 is outside 1..1048576"},
         {with_le(good, kVocabAt, 0, 4), "vocab_size 0 is outside 1..2147483647"},
@@ -95,6 +104,7 @@ TEST_CASE("examples file: every bad header field and value is named") {
         {with_le(good, kFirstNameAt, 5000, 4), "name of label 0 has length 5000 (at most 1024)"},
         {std::string(good).replace(kFirstNameAt + 4, 3, "pos"), "label name 'pos' appears twice"},
         {with_le(good, kFirstNameAt + 4, '\n', 1), "label 0 has a control character in its name"},
+        {with_le(good, kTokenizerAt, 5000, 4), "tokenizer name of 5000 bytes (at most 4096)"},
         {with_le(good, kFirstExampleAt, 0, 4), "example 0 has 0 tokens (expected 1..max_len 4)"},
         {with_le(good, kFirstExampleAt, 5, 4), "example 0 has 5 tokens (expected 1..max_len 4)"},
         {with_le(good, first_id + 4, 100, 4),
@@ -118,7 +128,7 @@ TEST_CASE("examples file: every bad header field and value is named") {
         CHECK(message.rfind(path + ": ", 0) == 0);
         if (n >= 32) CHECK(message.find(": truncated: ") != std::string::npos);
     }
-    CHECK(error_for(good.substr(0, 104)) == path + ": truncated: example 2 (token ids) at byte 96 needs 16 bytes, 8 left");
+    CHECK(error_for(good.substr(0, 112)) == path + ": truncated: example 2 (token ids) at byte 104 needs 16 bytes, 8 left");
 
     CHECK(error_of([&] { read_examples(dir.file("none.bin")); }) ==
           dir.file("none.bin") + ": cannot open: No such file or directory");

@@ -113,13 +113,28 @@ TEST_CASE("train --task classify: learns the task, reports metrics, keeps the be
     CommandResult wrong = run_command("./bin/predict --model " + ws.file("a/best/model.bin") + " --tokenizer byte --input " +
                                           ws.file("test.txt"), ws);
     CHECK(wrong.status == 1);
-    CHECK(wrong.err.find("--tokenizer byte: 256 tokens, but " + ws.file("a/best/model.bin") + " has 17") != std::string::npos);
+    CHECK(wrong.err.find("--tokenizer byte: not the tokenizer " + ws.file("a/best/model.bin") + " was trained with") !=
+          std::string::npos);
+    // best/ carries the tokenizer the examples were made with; predict takes it by default.
+    CHECK(slurp(ws.file("a/best/vocab.txt")) == slurp(ws.file("vocab/vocab.txt")));
+    CHECK(slurp(ws.file("a/best/tokenizer.txt")) == "wordpiece\n");
+    CHECK(slurp(ws.file("hf/vocab.txt")) == slurp(ws.file("vocab/vocab.txt")));  // --to-hf copied it
+    fs::create_directories(ws.file("other"));
+    spit(ws.file("other/vocab.txt"), slurp(ws.file("vocab/vocab.txt")) + "extra\n");
+    CommandResult other = run_command("./bin/predict --model " + ws.file("a/best/model.bin") + " --tokenizer wordpiece:" +
+                                          ws.file("other") + " --input " + ws.file("test.txt"), ws);
+    CHECK(other.status == 1);
+    CHECK(other.err.find("not the tokenizer " + ws.file("a/best/model.bin") + " was trained with") != std::string::npos);
+    CommandResult saved = run_command("OMP_NUM_THREADS=1 ./bin/predict --model " + ws.file("a/best/model.bin") + " --input " +
+                                          ws.file("test.txt") + " --max-len 16", ws);
+    REQUIRE_MESSAGE(saved.status == 0, saved.err);
     // bin/predict with the best checkpoint: a label and probabilities per line.
     CommandResult p = run_command("OMP_NUM_THREADS=1 ./bin/predict --model " + ws.file("a/best/model.bin") +
                                       " --tokenizer wordpiece:" + ws.file("vocab") + " --input " + ws.file("test.txt") +
                                       " --max-len 16",
                                   ws);
     REQUIRE_MESSAGE(p.status == 0, p.err);
+    CHECK(saved.out == p.out);
     std::istringstream lines(p.out);
     std::string line;
     std::getline(lines, line);

@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
         ex.max_len = max_len;
         ex.vocab_size = encoder.vocab_size;
         ex.label_names = table.label_names;
+        ex.tokenizer = absolute_tokenizer(tokenizer);
         std::vector<int32_t> ids;
         std::vector<uint8_t> types;
         std::vector<long long> per_label(table.label_names.size(), 0);

@@ -67,6 +67,20 @@ std::vector<std::string> class_names(const std::string& model_path, int K) {
     return names;
 }
 
+// --tokenizer, else the one saved beside the model; a --tokenizer other than
+// the saved one is refused (its ids would mean other tokens).
+std::string chosen_tokenizer(const std::string& model_path, const std::string& given) {
+    const std::string dir = std::filesystem::path(model_path).parent_path().string();
+    const std::string saved = saved_tokenizer(dir.empty() ? "." : dir);
+    if (given.empty() && saved.empty())
+        throw std::runtime_error("--tokenizer is required: " + model_path + " has no tokenizer beside it");
+    if (given.empty()) return saved;
+    if (!saved.empty() && !same_tokenizer(given, saved))
+        throw std::runtime_error("--tokenizer " + given + ": not the tokenizer " + model_path +
+                                 " was trained with (the one beside it differs)");
+    return given;
+}
+
 // Each line of the file: a text, or a text and its pair separated by a tab.
 void read_lines(const std::string& input, std::vector<std::string>& texts, std::vector<std::string>& pairs) {
     const std::string all = read_file(input);
@@ -134,7 +148,8 @@ int main(int argc, char** argv) {
         cxxopts::Options options("predict", "Classifies each line of a text file with a trained classifier.");
         options.add_options()
             ("model", "a classifier weight file (e.g. <checkpoint-dir>/best/model.bin)", cxxopts::value<std::string>())
-            ("tokenizer", "what the training examples were made with: wordpiece:DIR, a GPT-2 BPE directory, or byte", cxxopts::value<std::string>())
+            ("tokenizer", "what the training examples were made with: wordpiece:DIR, a GPT-2 BPE directory, or byte "
+                          "(default: the one in the model's folder, which ./train puts in best/)", cxxopts::value<std::string>())
             ("input", "text file, one text (or text<TAB>pair) per line", cxxopts::value<std::string>())
             ("output", "where the TSV goes (default: stdout)", cxxopts::value<std::string>()->default_value(""))
             ("max-len", "tokens per text, as make_examples --max-len", cxxopts::value<int>()->default_value("128"))
@@ -142,7 +157,7 @@ int main(int argc, char** argv) {
             ("device", "cpu, cuda or cuda-bf16", cxxopts::value<std::string>()->default_value("cpu"))
             ("h,help", "print this help");
         cxxopts::ParseResult r;
-        if (!parse_tool_args(options, argc, argv, r, {"model", "tokenizer", "input"})) return 0;
+        if (!parse_tool_args(options, argc, argv, r, {"model", "input"})) return 0;
         const std::string model_path = r["model"].as<std::string>(), input = r["input"].as<std::string>();
         const int max_len = r["max-len"].as<int>(), B = r["batch"].as<int>();
         if (max_len < 1) throw std::runtime_error("--max-len must be >= 1");
@@ -155,7 +170,7 @@ int main(int argc, char** argv) {
 
         const ClassifierShape shape = classifier_shape(model_path);
         const std::vector<std::string> names = class_names(model_path, shape.K);
-        const std::string tokenizer = r["tokenizer"].as<std::string>();
+        const std::string tokenizer = chosen_tokenizer(model_path, r.count("tokenizer") ? r["tokenizer"].as<std::string>() : "");
         const int T = std::min(max_len, shape.max_T);
         Encoder enc = make_encoder(tokenizer, T, any_pair);
         // A tokenizer of another vocabulary gives ids that mean other tokens: refuse it.

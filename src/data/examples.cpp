@@ -16,7 +16,8 @@
 namespace {
 
 constexpr char kMagic[8] = {'M', 'T', 'E', 'X', 'A', 'M', 'P', 'L'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
+constexpr uint64_t kMaxTokenizerName = 4096;
 constexpr uint64_t kHeaderBytes = 8 + 4 * 4 + 8;
 constexpr uint32_t kMaxLabels = 65536, kMaxLabelName = 1024;
 // The smallest example: length, one id, one type, label.
@@ -225,8 +226,8 @@ Examples read_examples(const std::string& path) {
     Cursor in{path, bytes};
     if (std::memcmp(in.take(8, "magic"), kMagic, 8) != 0) fail(path, "bad magic: not a minitrain examples file");
     uint64_t version = in.le(4, "version");
-    if (version != kVersion)
-        fail(path, "unsupported version " + std::to_string(version) + " (expected " + std::to_string(kVersion) + ")");
+    if (version != 1 && version != kVersion)
+        fail(path, "unsupported version " + std::to_string(version) + " (expected 1 or " + std::to_string(kVersion) + ")");
     Examples ex;
     uint64_t max_len = in.le(4, "max_len"), vocab_size = in.le(4, "vocab_size"), K = in.le(4, "num_labels");
     uint64_t N = in.le(8, "num_examples");
@@ -244,6 +245,11 @@ Examples read_examples(const std::string& path) {
         if (n > kMaxLabelName) fail(path, what + " has length " + std::to_string(n) + " (at most " + std::to_string(kMaxLabelName) + ")");
         const unsigned char* name = in.take(n, what);
         ex.label_names.emplace_back((const char*)name, n);
+    }
+    if (version >= 2) {
+        const uint64_t n = in.le(4, "tokenizer (length)");
+        if (n > kMaxTokenizerName) fail(path, "tokenizer name of " + std::to_string(n) + " bytes (at most 4096)");
+        ex.tokenizer.assign((const char*)in.take(n, "tokenizer"), n);
     }
     if (N > in.left() / kMinExampleBytes)
         fail(path, "truncated: the header's " + std::to_string(N) + " examples need at least " +
@@ -282,6 +288,9 @@ void write_examples(const std::string& path, const Examples& ex) {
         put_le(out, name.size(), 4);
         out.insert(out.end(), name.begin(), name.end());
     }
+    if (ex.tokenizer.size() > kMaxTokenizerName) fail(path, "tokenizer name longer than 4096 bytes");
+    put_le(out, ex.tokenizer.size(), 4);
+    out.insert(out.end(), ex.tokenizer.begin(), ex.tokenizer.end());
     for (size_t i = 0; i < ex.size(); i++) {
         put_le(out, (uint64_t)ex.length(i), 4);
         for (uint64_t t = ex.offsets[i]; t < ex.offsets[i + 1]; t++) put_le(out, (uint32_t)ex.tokens[t], 4);

@@ -4,13 +4,16 @@
 //
 // The examples file, all integers little-endian:
 //   char[8]  magic "MTEXAMPL"
-//   uint32   version (1)
+//   uint32   version (2; version 1, without the tokenizer, is read too)
 //   uint32   max_len        every example has 1..max_len tokens
 //   uint32   vocab_size     every token id is in 0..vocab_size-1
 //   uint32   num_labels     at least 2; every label is in 0..num_labels-1
 //   uint64   num_examples
 //   num_labels times:   uint32 n, n bytes of UTF-8 (the label's name: 1..1024
 //                       bytes, no control characters, names distinct)
+//   uint32 n, n bytes:  the tokenizer that made the ids, as make_examples
+//                       names it ("byte", "wordpiece:/abs/DIR", a BPE
+//                       directory's absolute path; 0..4096 bytes, "" unknown)
 //   num_examples times: uint32 length, int32 ids[length], uint8 types[length],
 //                       int32 label
 // and nothing after the last example.
@@ -25,6 +28,7 @@ struct Examples {
     int max_len = 0;
     int vocab_size = 0;
     std::vector<std::string> label_names;  // indexed by label id
+    std::string tokenizer;                 // what made the ids ("" unknown)
     // Example i's ids are tokens[offsets[i] .. offsets[i+1]), its type ids the
     // same range of token_types (0 first segment, 1 second).
     std::vector<uint64_t> offsets{0};

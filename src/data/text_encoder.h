@@ -26,3 +26,21 @@ std::shared_ptr<WordPiece> load_wordpiece(const std::string& dir);
 // is one more branch here. Throws for pairs with a tokenizer that has no
 // convention for them.
 Encoder make_encoder(const std::string& spec, int max_len, bool pairs);
+
+// A tokenizer as files, so that a model's folder can carry the one it was
+// trained with (as Hugging Face's save_pretrained does). Specs are those of
+// make_encoder: "byte", "wordpiece:DIR", or a GPT-2 BPE directory.
+
+// The spec with its directory made absolute (it then names the same files from anywhere).
+std::string absolute_tokenizer(const std::string& spec);
+
+// Copies the tokenizer's files into dir under Hugging Face's names (vocab.txt
+// and tokenizer_config.json; vocab.json and merges.txt), and tokenizer.txt
+// naming the kind ("byte", "wordpiece", "bpe").
+void save_tokenizer(const std::string& spec, const std::string& dir);
+
+// The tokenizer save_tokenizer put in dir, as a spec; "" when there is none.
+std::string saved_tokenizer(const std::string& dir);
+
+// Whether two specs are the same tokenizer: the same kind, and files with the same bytes.
+bool same_tokenizer(const std::string& a, const std::string& b);

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <memory>
 
+#include "data/text_encoder.h"
 #include "models/bert.h"
 #include "core/fileio.h"
 #include "models/gpt2.h"
@@ -51,6 +52,10 @@ void write_hf(const std::string& path, const Config& cfg, Config base, const std
         }
     }
     save(out_dir, model);
+    // The tokenizer ./train saved beside the file goes along, as save_pretrained's does.
+    const std::string beside = std::filesystem::path(path).parent_path().string();
+    const std::string tokenizer = saved_tokenizer(beside.empty() ? "." : beside);
+    if (!tokenizer.empty()) save_tokenizer(tokenizer, out_dir);
     // The class names ./train wrote beside the file, as transformers' pipelines show them.
     if (cfg.num_labels) {
         const std::vector<std::string> names = read_label_names(path, cfg.num_labels);

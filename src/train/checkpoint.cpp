@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/fileio.h"
+#include "data/text_encoder.h"
 #include "formats/weights.h"
 
 namespace fs = std::filesystem;
@@ -128,7 +129,8 @@ void recover_best(const std::string& dir) {
     if (!fs::exists(best) && fs::exists(old + "/model.bin")) fs::rename(old, best, ec);
 }
 
-void save_best(const std::string& dir, const Model& model, const std::vector<std::string>& label_names) {
+void save_best(const std::string& dir, const Model& model, const std::vector<std::string>& label_names,
+               const std::string& tokenizer) {
     std::error_code ec;
     const std::string final_path = dir + "/best", tmp_path = final_path + ".tmp", old_path = final_path + ".old";
     write_directory(tmp_path, [&] {
@@ -137,6 +139,7 @@ void save_best(const std::string& dir, const Model& model, const std::vector<std
             write_atomically(tmp_path + "/labels.txt", [&](FILE* f) {
                 for (const std::string& name : label_names) std::fprintf(f, "%s\n", name.c_str());
             });
+        if (!tokenizer.empty()) save_tokenizer(tokenizer, tmp_path);
     });
     recover_best(dir);
     // A directory cannot be renamed over a full one: move the old aside first.

@@ -37,9 +37,11 @@ struct TrainState {
 std::string save_checkpoint(const std::string& dir, const Model& model, const TrainState& state,
                             int keep_last);
 // Writes <dir>/best/model.bin (and labels.txt, one class name per line, when
-// label_names is not empty), replacing an earlier best whole: written as
-// best.tmp, then renamed into place.
-void save_best(const std::string& dir, const Model& model, const std::vector<std::string>& label_names);
+// label_names is not empty, and the tokenizer's files when `tokenizer` names
+// one: data/text_encoder.h's save_tokenizer), replacing an earlier best
+// whole: written as best.tmp, then renamed into place.
+void save_best(const std::string& dir, const Model& model, const std::vector<std::string>& label_names,
+               const std::string& tokenizer = "");
 // A kill between save_best's two renames leaves the earlier best whole as
 // <dir>/best.old and no <dir>/best: puts it back.
 void recover_best(const std::string& dir);

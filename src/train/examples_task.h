@@ -10,9 +10,11 @@ class ExamplesTask : public Task {
   public:
     explicit ExamplesTask(const TrainConfig& c);
     int data_vocab() const override { return train_ex.vocab_size; }
+    std::string tokenizer() const override { return tokenizer_spec; }
 
   protected:
     // Opens the sources, each masked by `masking` (null: none).
     void open_examples(int B, int T, int V, uint64_t seed, const MlmMasking* masking);
     Examples train_ex;
+    std::string tokenizer_spec;  // train_ex's tokenizer, when its files are there
 };

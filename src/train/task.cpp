@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "data/text_encoder.h"
 #include "train/examples_task.h"
 
 std::unique_ptr<Task> make_task(const TrainConfig& cfg) {
@@ -31,7 +32,16 @@ void for_each_eval_batch(Model& model, Source& data, int max_batches, const std:
     model.training = was_training;
 }
 
-ExamplesTask::ExamplesTask(const TrainConfig& c) : Task(c), train_ex(read_examples(c.train_data)) {}
+ExamplesTask::ExamplesTask(const TrainConfig& c) : Task(c), train_ex(read_examples(c.train_data)) {
+    if (train_ex.tokenizer.empty()) return;
+    try {
+        make_encoder(train_ex.tokenizer, 8, false);
+        tokenizer_spec = train_ex.tokenizer;
+    } catch (const std::exception& e) {
+        std::printf("note: the tokenizer that made %s is not readable (%s); best/ will not carry it\n",
+                    c.train_data.c_str(), e.what());
+    }
+}
 
 void ExamplesTask::open_examples(int B, int T, int V, uint64_t seed, const MlmMasking* masking) {
     // Examples carry their tokenizer's vocabulary size: another tokenizer's ids

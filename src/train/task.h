@@ -52,6 +52,9 @@ class Task {
     virtual bool keeps_best() const { return true; }
     // Class names written beside the best checkpoint (labels.txt).
     virtual std::vector<std::string> label_names() const { return {}; }
+    // The tokenizer that made the data (a make_encoder spec), which the best
+    // checkpoint's folder carries; "" when unknown.
+    virtual std::string tokenizer() const { return ""; }
     // Text the model writes (the lm task's samples); rng: the sampling state.
     virtual bool samples() const { return false; }
     virtual void sample(Model&, uint64_t& /*rng*/) {}

@@ -199,7 +199,7 @@ void Trainer::keep_best(int step) {
     const bool better = st.best_step == 0 || (lower_is_better ? m < st.best_metric : m > st.best_metric);
     if (better) {
         st.best_metric = m, st.best_step = step, st.bad_evals = 0;
-        save_best(cfg.checkpoint_dir, model, task.label_names());
+        save_best(cfg.checkpoint_dir, model, task.label_names(), task.tokenizer());
         std::printf("best %s so far: %.4f, saved to %s/best\n", cfg.metric.c_str(), m, cfg.checkpoint_dir.c_str());
     } else if (cfg.patience && ++st.bad_evals >= cfg.patience) {
         std::printf("early stop: %s has not improved on %.4f (step %lld) for %lld evaluations\n", cfg.metric.c_str(),
