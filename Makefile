@@ -108,8 +108,9 @@ test: all check-layers
 # they run in build-san/ with tests/ linked in. A report ends its process with status 86, which
 # no test expects, so one in ./train or a tool (run by a test, which reads its stderr) fails that
 # test; ASan's reports are also kept in build-san/reports/ (GCC's UBSan writes only to stderr),
-# and any there fails the target. -Wno-maybe-uninitialized: GCC's warning misfires in
-# libstdc++'s <regex> under -fsanitize.
+# and any there fails the target. allocator_may_return_null: an allocation too large to
+# serve returns null, as it does without ASan, so that the test of that error can run.
+# -Wno-maybe-uninitialized: GCC's warning misfires in libstdc++'s <regex> under -fsanitize.
 SAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
              -fno-omit-frame-pointer -g -O1 -Wno-maybe-uninitialized
 SAN_DIR   := build-san
@@ -119,7 +120,7 @@ sanitize:
 	rm -rf $(SAN_DIR)/reports && mkdir -p $(SAN_DIR)/reports
 	cd $(SAN_DIR) && MINITRAIN_DATA=$${MINITRAIN_DATA:-$(CURDIR)/../shared/data} \
 	    OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive \
-	    ASAN_OPTIONS=detect_leaks=1:exitcode=86:log_path=$(CURDIR)/$(SAN_DIR)/reports/asan \
+	    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:exitcode=86:log_path=$(CURDIR)/$(SAN_DIR)/reports/asan \
 	    UBSAN_OPTIONS=print_stacktrace=1:exitcode=86 \
 	    ./bin/tests $(ARGS); status=$$?; \
 	    if [ -n "$$(ls reports)" ]; then cat reports/*; echo "sanitize: reports in $(SAN_DIR)/reports"; exit 1; fi; \
