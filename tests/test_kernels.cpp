@@ -311,6 +311,39 @@ TEST_CASE("float fast_tanh and gelu_forward are accurate over [-10, 10]") {
     }
 }
 
+// A weight file with a huge value makes inf and NaN activations; they must come out as
+// NaN or the function's limit (the NaN guard then skips the step), never as undefined
+// behaviour: fast_exp once let a NaN through its clamp into a float-to-int conversion and
+// a shift of a negative int (make sanitize stops there).
+TEST_CASE("float fast_exp, fast_tanh, fast_erf and gelu: NaN gives NaN, infinities their limits") {
+    const float inf = INFINITY, nan = NAN;
+    CHECK(std::isnan(cpu::fast_exp(nan)));
+    CHECK(cpu::fast_exp(inf) == inf);
+    CHECK(cpu::fast_exp(89.0f) == inf);  // past ln(FLT_MAX) = 88.72
+    CHECK(cpu::fast_exp(-inf) == 0.0f);
+    CHECK(cpu::fast_exp(-200.0f) == 0.0f);
+    for (float edge : {-87.3f, 88.3f})  // the ends of the exact range
+        CHECK(std::fabs(cpu::fast_exp(edge) / std::exp((double)edge) - 1) < 1e-6);
+    CHECK(std::isnan(cpu::fast_tanh(nan)));
+    CHECK(cpu::fast_tanh(inf) == 1.0f);
+    CHECK(cpu::fast_tanh(-inf) == -1.0f);
+    CHECK(std::isnan(cpu::fast_erf(nan)));
+    CHECK(cpu::fast_erf(inf) == 1.0f);
+    CHECK(cpu::fast_erf(-inf) == -1.0f);
+    // Through the kernels: NaN stays NaN, +inf stays +inf, a huge negative input gives 0.
+    std::vector<float> x = {nan, inf, -1e30f}, out(3), dinp(3), dout(3, 1.0f);
+    for (GeluKind kind : {GeluKind::Tanh, GeluKind::Erf}) {
+        std::string kind_name = kind == GeluKind::Tanh ? "tanh" : "erf";
+        CAPTURE(kind_name);
+        cpu::gelu_forward(out.data(), x.data(), x.size(), kind);
+        CHECK(std::isnan(out[0]));
+        CHECK(out[1] == inf);
+        CHECK(out[2] == 0.0f);
+        cpu::gelu_backward(dinp.data(), dout.data(), x.data(), 1, kind);
+        CHECK(std::isnan(dinp[0]));
+    }
+}
+
 TEST_CASE("gelu_backward matches finite differences and adds into dinp") {
     for (GeluKind kind : {GeluKind::Tanh, GeluKind::Erf}) {
         std::string kind_name = kind == GeluKind::Tanh ? "tanh" : "erf";

@@ -105,6 +105,25 @@ TEST_CASE("crossentropy forward matches a direct log-softmax (double and float)"
     }
 }
 
+// A NaN or infinite logit (from a weight file with a huge value) gives a NaN loss and
+// gradient for its row, which the NaN guard catches; the other rows are untouched.
+TEST_CASE("crossentropy: a NaN or infinite logit makes its row's loss NaN and leaves the others alone") {
+    const int N = 3, V = 40, Vp = 48;
+    const std::vector<double> finite = make_logits(N, V, Vp, 3.0, 4);
+    std::vector<float> logits(finite.begin(), finite.end());
+    logits[5] = NAN;                    // row 0
+    logits[(size_t)Vp + 7] = INFINITY;  // row 1: inf - inf = NaN after the max is subtracted
+    const std::vector<int> targets = {1, 2, 3};
+    std::vector<float> losses(N), dlogits(logits.size());
+    cpu::crossentropy(losses.data(), dlogits.data(), logits.data(), targets.data(), N, V, Vp, 1.0f);
+    CHECK(std::isnan(losses[0]));
+    CHECK(std::isnan(losses[1]));
+    CHECK(std::isfinite(losses[2]));
+    CHECK(std::isnan(dlogits[0]));
+    CHECK(std::isnan(dlogits[(size_t)Vp]));
+    for (int v = 0; v < Vp; v++) CHECK(std::isfinite(dlogits[(size_t)2 * Vp + v]));
+}
+
 // Values with a large common offset and mixed signs, so that a float
 // accumulator or a careless order would show.
 std::vector<float> reduction_input(size_t n) {

@@ -42,6 +42,25 @@ TEST_CASE("train: bad flags and files get a one-line error and a non-zero exit")
         {"--heads 3", "heads"},
         {"--seq-len 64", "--seq-len 64 exceeds"},
         {"--no-such-flag", "no-such-flag"},
+        // Sizes past their bounds, named before any product of them can overflow an int.
+        {"--batch 2147483647", "--batch"},
+        {"--seq-len 2147483647", "--seq-len"},
+        {"--max-seq-len 2147483647", "--max-seq-len"},
+        {"--layers 2147483647", "--layers"},
+        {"--channels 2147483647", "--channels"},
+        {"--heads 2147483647", "--heads"},
+        {"--grad-accum 2147483647", "--grad-accum"},
+        {"--lora-r 2147483647", "--lora-r"},
+        {"--prompt-method prompt --prompt-tokens 2147483647", "--prompt-tokens"},
+        {"--prompt-method prefix --prompt-hidden 2147483647", "--prompt-hidden"},
+        {"--sample-length 2147483647", "--sample-length"},
+        {"--threads 2147483647", "--threads"},
+        {"--batch 65536 --seq-len 65536 --max-seq-len 65536", "tokens per micro-batch"},
+        {"--steps 0 --epochs 2147483647", "--epochs 2147483647"},
+        // Attention's saved probabilities, 2 x 65536^2 floats: more than an int counts.
+        {"--max-seq-len 65536 --seq-len 65536 --batch 1", "tensor h.0.att: dimension 8589934592"},
+        // Within bounds but past any memory: the allocation fails with its size and purpose.
+        {"--layers 1024 --channels 65536", "parameters: cannot allocate"},
     };
     for (const Case& c : cases) {
         CAPTURE(c.args);

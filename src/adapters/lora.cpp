@@ -177,7 +177,7 @@ void LoraAdapter::merge(Backend& be, float* W, float sign, float* scratch) const
 }
 
 void LoraLayers::declare(TensorTable& acts, const LoraConfig& cfg, const std::string& arch, int L, int C, int I,
-                         int N) {
+                         int64_t N) {
     if (!cfg.r) return;
     int widest = 0;
     for (int l = 0; l < L; l++)
@@ -187,7 +187,7 @@ void LoraLayers::declare(TensorTable& acts, const LoraConfig& cfg, const std::st
             if (cfg.dropout > 0.0f) acts.add(lora_param_name(arch, l, site, "dropped"), {N, site.in}, l);
             widest = std::max({widest, site.in, site.width});
         }
-    acts.add("lora.scratch", {std::max(N, cfg.r), widest});  // merge() also holds s B (width,r) here
+    acts.add("lora.scratch", {std::max<int64_t>(N, cfg.r), widest});  // merge() also holds s B (width,r) here
     acts.add("lora.du", {N, cfg.r});
 }
 

@@ -95,7 +95,8 @@ struct LoraLayers {
     bool merged = false;  // while merged into the base weights, forward and backward skip the adapters
 
     // Adds the activations for batches of up to N rows (nothing without LoRA).
-    static void declare(TensorTable& acts, const LoraConfig& cfg, const std::string& arch, int L, int C, int I, int N);
+    static void declare(TensorTable& acts, const LoraConfig& cfg, const std::string& arch, int L, int C, int I,
+                        int64_t N);
     void bind(const Arena& arena, const LoraConfig& cfg, const std::string& arch, int L, int C, int I);
     bool empty() const { return blocks.empty(); }
     // The adapters of block l on the base weight `base` (e.g. "attn.c_attn.weight"), on y = x W^T + b.

@@ -99,8 +99,8 @@ void Prompts::declare(TensorTable& a, const PromptConfig& c, int L, int C, int B
     a.add("prefix.dext", {B, n + T, 3 * C});
     a.add("prefix.ext_out", {B, n + T, C});
     a.add("prefix.dext_out", {B, n + T, C});
-    a.add("prefix.src_rows", {B * (n + T)});
-    a.add("prefix.out_rows", {B * T});
+    a.add("prefix.src_rows", {(int64_t)B * (n + T)});
+    a.add("prefix.out_rows", {(int64_t)B * T});
     a.add("prefix.ext_mask", {B, n + T});
 }
 

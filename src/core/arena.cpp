@@ -1,5 +1,8 @@
 #include "core/arena.h"
 
+#include <cstdio>
+#include <limits>
+#include <new>
 #include <stdexcept>
 
 static const size_t ALIGN_FLOATS = 16;  // 64 bytes
@@ -16,14 +19,16 @@ std::string TensorInfo::shape_str() const {
     return s + ")";
 }
 
-TensorInfo& TensorTable::add(const std::string& name, std::vector<int> shape, int layer,
+TensorInfo& TensorTable::add(const std::string& name, const std::vector<int64_t>& shape, int layer,
                              bool decay) {
     if (find(name)) throw std::logic_error("tensor " + name + " declared twice");
-    for (int d : shape)
-        if (d <= 0) throw std::runtime_error("tensor " + name + ": non-positive dimension");
+    for (int64_t d : shape)
+        if (d < 1 || d > std::numeric_limits<int>::max())
+            throw std::runtime_error("tensor " + name + ": dimension " + std::to_string(d) + " not in 1.." +
+                                     std::to_string(std::numeric_limits<int>::max()));
     TensorInfo t;
     t.name = name;
-    t.shape = std::move(shape);
+    t.shape.assign(shape.begin(), shape.end());
     t.layer = layer;
     t.decay = decay;
     tensors.push_back(t);
@@ -70,14 +75,27 @@ Arena::~Arena() {
 void Arena::allocate() {
     params.layout();
     acts.layout();
-    auto block = [&](size_t floats) {
-        return floats ? (float*)be.alloc(floats * sizeof(float)) : nullptr;
+    // A failed allocation names its block and size: std::bad_alloc alone would say
+    // neither, and a backend's own error (CUDA's names the bytes) gets the block.
+    auto block = [&](size_t floats, const char* what) -> float* {
+        if (!floats) return nullptr;
+        const size_t bytes = floats * sizeof(float);
+        try {
+            return (float*)be.alloc(bytes);
+        } catch (const std::bad_alloc&) {
+            char gib[32];
+            std::snprintf(gib, sizeof gib, "%.1f", bytes / 1073741824.0);
+            throw std::runtime_error(std::string(what) + ": cannot allocate " + std::to_string(bytes) + " bytes (" +
+                                     gib + " GiB)");
+        } catch (const std::runtime_error& e) {
+            throw std::runtime_error(std::string(what) + ": " + e.what());
+        }
     };
-    param_mem = block(params.total);
-    grad_mem = block(params.trainable_total);
-    m_mem = block(params.trainable_total);
-    v_mem = block(params.trainable_total);
-    act_mem = block(acts.total);
+    param_mem = block(params.total, "parameters");
+    grad_mem = block(params.trainable_total, "gradients");
+    m_mem = block(params.trainable_total, "AdamW first moments");
+    v_mem = block(params.trainable_total, "AdamW second moments");
+    act_mem = block(acts.total, "activations");
 }
 
 float* Arena::param(const std::string& name) const { return param_mem + params.at(name).offset; }

@@ -8,6 +8,7 @@
 // only reads and writes views into these blocks.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,9 @@ struct TensorTable {
     size_t total = 0;            // floats, all tensors (with alignment padding)
     size_t trainable_total = 0;  // floats, trainable tensors only
 
-    TensorInfo& add(const std::string& name, std::vector<int> shape, int layer = -1,
+    // Dimensions come in 64 bits, so a caller's product (rows = B*T) cannot wrap
+    // before it is checked: each must be in 1..INT_MAX (kernels take int sizes).
+    TensorInfo& add(const std::string& name, const std::vector<int64_t>& shape, int layer = -1,
                     bool decay = false);
     const TensorInfo* find(const std::string& name) const;
     const TensorInfo& at(const std::string& name) const;  // throws if absent

@@ -27,9 +27,13 @@ void check_context(int B, int T, int n, int max_T) {
     if (B < 1 || T < 1 || T > max_T)
         throw std::runtime_error("batch " + std::to_string(B) + "x" + std::to_string(T) +
                                  " does not fit the model (max T " + std::to_string(max_T) + ")");
-    if (n + T > max_T)
+    if ((int64_t)n + T > max_T)
         throw std::runtime_error(std::to_string(n) + " virtual tokens + " + std::to_string(T) +
                                  " tokens exceed the model's context of " + std::to_string(max_T));
+    const int64_t tokens = (int64_t)B * (T + n);
+    if (tokens > kMaxBatchTokens)
+        throw std::runtime_error("batch " + std::to_string(B) + "x" + std::to_string(T + n) + ": " +
+                                 std::to_string(tokens) + " tokens, more than " + std::to_string(kMaxBatchTokens));
 }
 
 bool upload_key_mask(Backend& be, int* key_mask, const Batch& batch) {

@@ -27,7 +27,12 @@ struct Batch {
 // Checks a batch against the largest one a model is sized for (max_B x max_T),
 // its vocabulary, and itself (lengths in 1..t); throws a one-line message.
 void check_batch(const Batch& batch, int max_B, int max_T, int V);
-// Checks that B x T real tokens plus n virtual ones fit a context of max_T.
+// The most tokens (real and virtual) one batch may hold, 2^24: far more than
+// fits in memory at any useful width, and small enough that row counts and
+// their small multiples stay inside the int that kernels take.
+constexpr int64_t kMaxBatchTokens = int64_t(1) << 24;
+// Checks that B x T real tokens plus n virtual ones fit a context of max_T,
+// and that B x (T + n) is at most kMaxBatchTokens.
 void check_context(int B, int T, int n, int max_T);
 // Uploads key_mask (b,t) (1 = a real token) when the batch has padding, and
 // says whether it did: without padding attention needs no mask.

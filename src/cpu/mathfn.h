@@ -11,11 +11,17 @@ namespace cpu {
 
 // exp(x) = 2^k * exp(r), k = round(x / ln2), r = x - k ln2 in [-ln2/2, ln2/2],
 // exp(r) by its degree-7 Taylor polynomial (truncation error < 1e-8 relative).
-// Adding and subtracting 1.5 * 2^23 rounds to the nearest integer without a
-// libm call. Inputs are clamped to where 2^k is a normal float.
+// Adding 1.5 * 2^23 rounds x / ln2 to the integer k and leaves k in the low bits
+// of the sum, from which 2^k is built in unsigned arithmetic: no float-to-int
+// conversion, which is undefined for a NaN (a NaN passes the clamp and comes
+// out NaN). x is clamped to [-88, 89], where k + 127 reaches 0 (x < -87.68,
+// where exp is subnormal) and 255 (x > 88.38): 2^k is then 0 or inf, so
+// exp(-inf) = 0 and exp(inf) = inf, the latter from 88.38 on, a little before
+// exp itself overflows (88.72). Only the clamp branches: loops vectorise.
 inline float fast_exp(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-    float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    x = x > 89.0f ? 89.0f : (x < -88.0f ? -88.0f : x);
+    const float shifted = x * 1.44269504088896341f + 12582912.0f;
+    const float k = shifted - 12582912.0f;
     float r = x - k * 0.693145751953125f;  // ln2 split in two for exact reduction
     r = r - k * 1.428606765330187045e-06f;
     float p = 1.0f / 5040.0f;
@@ -26,7 +32,9 @@ inline float fast_exp(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23;
+    uint32_t bits;
+    std::memcpy(&bits, &shifted, sizeof bits);
+    bits = (bits + 127u) << 23;  // (k + 127) mod 512 into the exponent field: the sum's high bits shift out
     float scale;
     std::memcpy(&scale, &bits, sizeof scale);
     return p * scale;

@@ -129,8 +129,10 @@ void BERT::declare_activations() {
     TensorTable& a = arena.acts;
     const bool prefixed = cfg.prompt.kind == PromptKind::Prefix;
     const int real_T = T, n = cfg.prompt.n, T = real_T + (prefixed ? 0 : n);
-    const int att = (int)be.attention_saved_floats(B, prefixed ? n + T : T, cfg.NH);
-    const int qkv_rows = B * T + (prefixed ? n : 0);
+    // Sizes in 64 bits: attention's saved floats (B NH T^2 on the CPU) can pass
+    // an int, which TensorTable::add then refuses.
+    const int64_t att = (int64_t)be.attention_saved_floats(B, prefixed ? n + T : T, cfg.NH);
+    const int64_t N = (int64_t)B * T, qkv_rows = N + (prefixed ? n : 0);
     std::map<std::string, int> shared;  // inputs kept once for all blocks: name -> width
     for (int l = 0; l < cfg.L; l++) {
         // A linear layer's input is kept per block only when backward needs it.
@@ -162,11 +164,11 @@ void BERT::declare_activations() {
     if (cfg.head == BertHead::MaskedLM) {
         // Sized for every position masked: the trainer masks 15%, but a batch without
         // targets runs the head everywhere.
-        for (const char* n : {"mlm.picked", "mlm.h", "mlm.h_gelu", "mlm.ln", "mlm.dA", "mlm.dB"}) a.add(n, {B * T, C});
-        for (const char* n : {"mlm.ln_mean", "mlm.ln_rstd", "mlm.losses", "mlm.rows", "mlm.targets"}) a.add(n, {B * T});
-        a.add("mlm.logits", {B * T, cfg.V});  // also holds dlogits during backward
+        for (const char* n : {"mlm.picked", "mlm.h", "mlm.h_gelu", "mlm.ln", "mlm.dA", "mlm.dB"}) a.add(n, {N, C});
+        for (const char* n : {"mlm.ln_mean", "mlm.ln_rstd", "mlm.losses", "mlm.rows", "mlm.targets"}) a.add(n, {N});
+        a.add("mlm.logits", {N, cfg.V});  // also holds dlogits during backward
     }
-    LoraLayers::declare(a, cfg.lora, "bert", cfg.L, C, I, B * T);
+    LoraLayers::declare(a, cfg.lora, "bert", cfg.L, C, I, N);
     Prompts::declare(a, cfg.prompt, cfg.L, C, B, real_T);
 }
 

@@ -111,8 +111,10 @@ void GPT2::declare_activations() {
     Backend& be = arena.be;
     const int NH = cfg.NH, real_T = T, n = cfg.prompt.n, T = real_T + (cfg.prompt.kind == PromptKind::Prefix ? 0 : n);
     const bool prefixed = cfg.prompt.kind == PromptKind::Prefix;
-    int att = (int)be.attention_saved_floats(B, prefixed ? n + T : T, NH);
-    const int qkv_rows = B * T + (prefixed ? n : 0);
+    // Sizes in 64 bits: attention's saved floats (B NH T^2 on the CPU) can pass
+    // an int, which TensorTable::add then refuses.
+    const int64_t att = (int64_t)be.attention_saved_floats(B, prefixed ? n + T : T, NH);
+    const int64_t qkv_rows = (int64_t)B * T + (prefixed ? n : 0);
     std::map<std::string, int> shared;  // inputs kept once for all blocks: name -> width
     for (int l = 0; l < cfg.L; l++) {
         // A linear layer's input is kept per block only when backward needs it.
@@ -152,7 +154,7 @@ void GPT2::declare_activations() {
     a.add("tokens", {B, T});
     a.add("targets", {B, T});
     a.add("key_mask", {B, T});
-    LoraLayers::declare(a, cfg.lora, "gpt2", cfg.L, C, 4 * C, B * T);
+    LoraLayers::declare(a, cfg.lora, "gpt2", cfg.L, C, 4 * C, (int64_t)B * T);
     Prompts::declare(a, cfg.prompt, cfg.L, C, B, real_T);
 }
 

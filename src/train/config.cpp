@@ -4,7 +4,19 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/model.h"
+
 static void fail(const std::string& message) { throw std::runtime_error(message); }
+
+// Size flags are bounded, so that a typo fails here naming the flag rather than
+// as an int overflow in a tensor's size, an allocation of terabytes or a run
+// that never ends. Model shapes and adapters take the bounds their own checks
+// apply to a file (models/, adapters/); batches kMaxBatchTokens (core/model.h).
+static void check_range(const char* flag, int64_t value, int64_t lo, int64_t hi) {
+    if (value < lo || value > hi)
+        fail(std::string("--") + flag + " " + std::to_string(value) + ": must be in " + std::to_string(lo) + ".." +
+             std::to_string(hi));
+}
 
 static void validate_task(TrainConfig& c) {
     if (c.task != "lm" && c.task != "classify" && c.task != "mlm") fail("--task " + c.task + ": expected lm, classify or mlm");
@@ -20,15 +32,20 @@ static void validate_task(TrainConfig& c) {
 }
 
 static void validate_methods(const TrainConfig& c) {
-    if (c.lora_r < 0) fail("--lora-r must be >= 0");
+    check_range("lora-r", c.lora_r, 0, 4096);
+    check_range("prompt-tokens", c.prompt_tokens, 1, 4096);
+    check_range("prompt-hidden", c.prompt_hidden, 0, 65536);
     if (c.lora_r && !c.freeze.empty()) fail("--freeze and --lora-r are exclusive: LoRA freezes every base weight itself");
     if (!c.adapter.empty() && (c.lora_r || !c.prompt_method.empty()))
         fail("--adapter carries its own LoRA or prompt settings: drop --lora-r and --prompt-method");
     if (!c.adapter.empty() && c.model.empty()) fail("--adapter needs --model, the weights it was trained on");
     if (!c.prompt_method.empty() && !c.freeze.empty())
         fail("--freeze and --prompt-method are exclusive: prompt methods freeze every base weight");
-    if (c.layers < 0 || c.channels < 0 || c.heads < 0 || c.max_seq_len < 0)
-        fail("--layers, --channels, --heads and --max-seq-len must be positive");
+    // 0: the preset's.
+    check_range("layers", c.layers, 0, 1024);
+    check_range("channels", c.channels, 0, 65536);
+    check_range("heads", c.heads, 0, 65536);
+    check_range("max-seq-len", c.max_seq_len, 0, 65536);
     if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) fail("--dropout must be in [0, 1)");
     if (!c.model.empty() && (c.layers || c.channels || c.heads || c.max_seq_len))
         fail("--layers, --channels, --heads and --max-seq-len shape a preset; --model " + c.model + " has its own shape");
@@ -40,9 +57,15 @@ static void validate_resume(const TrainConfig& c) {
 }
 
 static void validate_optimisation(const TrainConfig& c) {
-    if (c.batch < 1) fail("--batch must be >= 1");
-    if (c.seq_len < 0 || (c.seq_len == 0 && c.task == "lm")) fail("--seq-len must be >= 1");
-    if (c.grad_accum < 1) fail("--grad-accum must be >= 1");
+    check_range("batch", c.batch, 1, 65536);
+    check_range("seq-len", c.seq_len, c.task == "lm" ? 1 : 0, 65536);  // 0: the model's context
+    check_range("grad-accum", c.grad_accum, 1, 65536);
+    const int virtual_tokens = c.prompt_method.empty() ? 0 : c.prompt_tokens;
+    const int64_t tokens = (int64_t)c.batch * (c.seq_len + virtual_tokens);
+    if (tokens > kMaxBatchTokens)
+        fail("--batch " + std::to_string(c.batch) + " x --seq-len " + std::to_string(c.seq_len) +
+             (virtual_tokens ? " + " + std::to_string(virtual_tokens) + " virtual tokens" : "") + ": " +
+             std::to_string(tokens) + " tokens per micro-batch, more than " + std::to_string(kMaxBatchTokens));
     if (c.steps < 0 || c.epochs < 0) fail("--steps and --epochs must be >= 0");
     if (c.steps > 0 && c.epochs > 0) fail("--steps and --epochs are exclusive: give one");
     if (!(c.weight_decay >= 0.0f)) fail("--weight-decay must be >= 0");
@@ -58,10 +81,11 @@ static void validate_optimisation(const TrainConfig& c) {
 static void validate_output(const TrainConfig& c) {
     if (c.eval_every < 0 || c.eval_batches < 0) fail("--eval-every and --eval-batches must be >= 0");
     if (c.checkpoint_every < 0 || c.keep_last < 0) fail("--checkpoint-every and --keep-last must be >= 0");
-    if (c.sample_every < 0 || c.sample_length < 0) fail("--sample-every and --sample-length must be >= 0");
+    if (c.sample_every < 0) fail("--sample-every must be >= 0");
+    check_range("sample-length", c.sample_length, 0, 1 << 20);
     if (!(c.temperature >= 0.0f)) fail("--temperature must be >= 0");
     if (c.top_k < 0) fail("--top-k must be >= 0");
-    if (c.threads < 0) fail("--threads must be >= 0");
+    check_range("threads", c.threads, 0, 1024);
     if (c.stop_after < 0) fail("--stop-after must be >= 0");
     if (c.print_every < 1) fail("--print-every must be >= 1");
     if (c.checkpoint_dir.empty()) fail("--checkpoint-dir must not be empty");

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 
 #include "formats/weights.h"
@@ -38,10 +39,21 @@ Trainer::Trainer(const TrainConfig& c, Model& m, Task& t, TrainState& s)
     : cfg(c), model(m), task(t), st(s), opt(adamw_of(c)), tty(isatty(fileno(stdout))) {
     const size_t batches = task.train->batches_per_epoch();
     total = cfg.steps;
-    if (cfg.epochs > 0) total = (int)((cfg.epochs * batches + cfg.grad_accum - 1) / cfg.grad_accum);
+    if (cfg.epochs > 0) {
+        // Steps are ints. In double the product cannot wrap, and it is exact
+        // wherever the quotient could fit (below 2^47 with --grad-accum <= 2^16).
+        const double steps = std::ceil((double)cfg.epochs * batches / cfg.grad_accum);
+        if (steps > std::numeric_limits<int>::max()) {
+            char count[32];
+            std::snprintf(count, sizeof count, "%.0f", steps);
+            throw std::runtime_error("--epochs " + std::to_string(cfg.epochs) + ": " + count + " steps, more than " +
+                                     std::to_string(std::numeric_limits<int>::max()));
+        }
+        total = (int)steps;
+    }
     if (total == 0) total = 2000;
     sched = schedule_of(cfg, total);
-    const int steps_per_epoch = (int)std::max<size_t>(1, batches / cfg.grad_accum);
+    const int steps_per_epoch = (int)std::clamp<size_t>(batches / cfg.grad_accum, 1, std::numeric_limits<int>::max());
     eval_every = cfg.eval_every ? cfg.eval_every : steps_per_epoch;
     first_step = (int)st.step;
     if (cfg.l1 != 0.0f || cfg.l2 != 0.0f) own_hooks.push_back(std::make_unique<PenaltyHook>(cfg.l1, cfg.l2));
