@@ -74,6 +74,10 @@ struct TrainConfig {
     std::string run_flags, recorded_data;
 };
 
+// The bounds of --batch and --grad-accum: a step draws at most their product
+// in samples (a checkpoint's data position is checked against it).
+inline constexpr int kMaxBatch = 65536, kMaxGradAccum = 65536;
+
 // Checks every field on its own and against the others; throws a one-line
 // std::runtime_error naming the flag. Fills in the task's default preset.
 void validate(TrainConfig& cfg);
