@@ -109,7 +109,8 @@ test: all check-layers
 # no test expects, so one in ./train or a tool (run by a test, which reads its stderr) fails that
 # test; ASan's reports are also kept in build-san/reports/ (GCC's UBSan writes only to stderr),
 # and any there fails the target. allocator_may_return_null: an allocation too large to
-# serve returns null, as it does without ASan, so that the test of that error can run.
+# serve returns null, as it does without ASan, so that the test of that error can run (its
+# log then holds a WARNING, which is not a report: reports say ERROR).
 # -Wno-maybe-uninitialized: GCC's warning misfires in libstdc++'s <regex> under -fsanitize.
 SAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow \
              -fno-omit-frame-pointer -g -O1 -Wno-maybe-uninitialized
@@ -123,7 +124,8 @@ sanitize:
 	    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:exitcode=86:log_path=$(CURDIR)/$(SAN_DIR)/reports/asan \
 	    UBSAN_OPTIONS=print_stacktrace=1:exitcode=86 \
 	    ./bin/tests $(ARGS); status=$$?; \
-	    if [ -n "$$(ls reports)" ]; then cat reports/*; echo "sanitize: reports in $(SAN_DIR)/reports"; exit 1; fi; \
+	    reports=$$(grep -l 'ERROR:' reports/* 2>/dev/null); \
+	    if [ -n "$$reports" ]; then cat $$reports; echo "sanitize: reports in $(SAN_DIR)/reports"; exit 1; fi; \
 	    exit $$status
 
 # Lower layers of src/ never include higher ones (the order is in the script).

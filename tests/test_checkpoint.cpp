@@ -3,6 +3,7 @@
 // files are refused with one line naming them.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -96,6 +97,23 @@ TEST_CASE("checkpoint: unfinished writes are ignored and the newest K are kept")
     CHECK_FALSE(fs::exists(dir.file("step_00000020.tmp")));
 }
 
+// Writes `bytes` as the checkpoint's state.bin and checks that loading it fails
+// with one line that names the file and says `problem`.
+static void check_refused(Backend& be, const std::string& checkpoint, const std::string& bytes,
+                          const std::string& problem) {
+    const std::string state = checkpoint + "/state.bin";
+    spit(state, bytes);
+    GPT2 fresh(be, tiny(), 2, 8);
+    fresh.allocate();
+    TrainState out;
+    std::string message = error_of([&] { load_checkpoint(checkpoint, fresh, out); });
+    CAPTURE(problem);
+    CAPTURE(message);
+    CHECK(message.rfind(state + ": ", 0) == 0);
+    CHECK(message.find(problem) != std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+}
+
 TEST_CASE("checkpoint: corrupt or mismatched state files are refused naming the file") {
     std::unique_ptr<Backend> be(make_backend("cpu"));
     TempDir dir("ckpt");
@@ -104,23 +122,12 @@ TEST_CASE("checkpoint: corrupt or mismatched state files are refused naming the 
     st.step = 3;
     std::string path = save_checkpoint(dir.path, *m, st, 0);
     std::string state = path + "/state.bin", good = slurp(state);
-    auto refused = [&](const std::string& bytes, const char* problem) {
-        spit(state, bytes);
-        GPT2 fresh(*be, tiny(), 2, 8);
-        fresh.allocate();
-        TrainState out;
-        std::string message = error_of([&] { load_checkpoint(path, fresh, out); });
-        CAPTURE(message);
-        CHECK(message.rfind(state + ": ", 0) == 0);
-        CHECK(message.find(problem) != std::string::npos);
-        CHECK(message.find('\n') == std::string::npos);
-    };
-    refused(good.substr(0, good.size() - 3), "truncated");
-    refused("XXSTATE" + good.substr(7), "bad magic");
+    check_refused(*be, path, good.substr(0, good.size() - 3), "truncated");
+    check_refused(*be, path, "XXSTATE" + good.substr(7), "bad magic");
     std::string version = good;
     version[8] = 9;
-    refused(version, "unsupported state version");
-    refused(good + "x", "unexpected bytes");
+    check_refused(*be, path, version, "unsupported state version");
+    check_refused(*be, path, good + "x", "unexpected bytes");
 
     // A model that trains other tensors cannot take this optimizer state.
     spit(state, good);
@@ -130,4 +137,56 @@ TEST_CASE("checkpoint: corrupt or mismatched state files are refused naming the 
     TrainState out;
     std::string message = error_of([&] { load_checkpoint(path, frozen, out); });
     CHECK(message.find("tensors, the model trains") != std::string::npos);
+}
+
+// Byte offsets of state.bin's header fields (the layout is in checkpoint.h).
+enum : size_t { kStep = 12, kEpoch = 36, kShard = 44, kSample = 52, kSamplesPerEpoch = 60, kBestStep = 76, kBadEvals = 84 };
+
+static std::string with_u64(std::string bytes, size_t at, uint64_t value) {
+    for (int i = 0; i < 8; i++) bytes[at + i] = (char)(value >> (8 * i));
+    return bytes;
+}
+
+static std::string with_float(std::string bytes, size_t at, float value) {
+    std::memcpy(&bytes[at], &value, sizeof value);
+    return bytes;
+}
+
+TEST_CASE("checkpoint: each field of state.bin is checked, against the others too, and the moments must be finite") {
+    std::unique_ptr<Backend> be(make_backend("cpu"));
+    TempDir dir("ckpt");
+    auto m = trained(*be);
+    TrainState st;
+    st.step = 30, st.best_step = 20, st.bad_evals = 2, st.best_metric = 1.5;
+    st.train_pos = {3, 1, 4, 10};
+    const std::string path = save_checkpoint(dir.path, *m, st, 0), good = slurp(path + "/state.bin");
+    GPT2 b(*be, tiny(), 2, 8);
+    b.allocate();
+    TrainState got;
+    load_checkpoint(path, b, got);
+    CHECK(got.best_step == 20);
+    CHECK(got.bad_evals == 2);
+    CHECK(got.best_metric == 1.5);
+    CHECK(got.train_pos.epoch == 3);
+    CHECK(got.train_pos.shard == 1);
+
+    check_refused(*be, path, with_u64(good, kStep, (uint64_t)-5), "step -5 out of range 0..2147483647");
+    check_refused(*be, path, with_u64(good, kStep, 1ull << 31), "step 2147483648 out of range");
+    check_refused(*be, path, with_u64(good, kBestStep, 31), "best_step 31 out of range 0..step 30");
+    check_refused(*be, path, with_u64(good, kBestStep, (uint64_t)-1), "best_step -1 out of range");
+    check_refused(*be, path, with_u64(good, kBadEvals, (uint64_t)-1), "bad_evals -1 out of range");
+    check_refused(*be, path, with_u64(good, kBadEvals, 11), "bad_evals 11 out of range 0..10");
+    check_refused(*be, path, with_u64(with_u64(good, kBestStep, 0), kBadEvals, 0), "without a best_step");
+    check_refused(*be, path, with_u64(good, kSamplesPerEpoch, 0), "with samples_per_epoch 0");
+    check_refused(*be, path, with_u64(good, kShard, 10), "not inside an epoch of samples_per_epoch 10");
+    check_refused(*be, path, with_u64(good, kSample, 9), "shard 1, sample 9 not inside an epoch");
+    check_refused(*be, path, with_u64(good, kEpoch, 1ull << 62), "epoch 4611686018427387904 at step 30");
+
+    // The moments: the m block, then the v block, end the file.
+    const size_t ng = m->arena.params.trainable_total, m_at = good.size() - 8 * ng, v_at = good.size() - 4 * ng;
+    const size_t lnf = m->arena.params.at("ln_f.bias").grad_offset;
+    check_refused(*be, path, with_float(good, m_at, NAN), "m of wte.weight element 0 is nan");
+    check_refused(*be, path, with_float(good, m_at + 4 * 5, -INFINITY), "m of wte.weight element 5 is -inf");
+    check_refused(*be, path, with_float(good, v_at, -1.0f), "v of wte.weight element 0 is -1");
+    check_refused(*be, path, with_float(good, v_at + 4 * (lnf + 3), NAN), "v of ln_f.bias element 3 is nan");
 }

@@ -2,10 +2,12 @@
 
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "core/fileio.h"
 #include "data/text_encoder.h"
 #include "formats/weights.h"
+#include "train/config.h"
 
 namespace fs = std::filesystem;
 
@@ -166,6 +169,49 @@ std::string latest_checkpoint(const std::string& dir) {
     return best.empty() ? "" : dir + "/" + best;
 }
 
+using Complaint = std::function<void(const std::string&)>;
+
+// The header's fields, as the trainer writes them: steps are ints; evaluations
+// come at most one a step, and best_step = 0 means none was kept yet; a data
+// position lies inside its epoch (every shard holds a sample), or is all zero
+// for a state without one (which a loader then refuses, naming its data), and
+// no more epochs passed than the samples that many steps draw.
+static void check_fields(const TrainState& s, const Complaint& bad) {
+    auto str = [](auto v) { return std::to_string(v); };
+    if (s.step < 0 || s.step > std::numeric_limits<int>::max())
+        bad("step " + str(s.step) + " out of range 0.." + str(std::numeric_limits<int>::max()));
+    if (s.best_step < 0 || s.best_step > s.step)
+        bad("best_step " + str(s.best_step) + " out of range 0..step " + str(s.step));
+    if (s.bad_evals < 0 || s.bad_evals > s.step - s.best_step)
+        bad("bad_evals " + str(s.bad_evals) + " out of range 0.." + str(s.step - s.best_step) +
+            " (the steps since best_step)");
+    if (s.best_step == 0 && (s.best_metric != 0 || s.bad_evals != 0))
+        bad("best_metric " + str(s.best_metric) + " and bad_evals " + str(s.bad_evals) + " without a best_step");
+    const LoaderState& p = s.train_pos;
+    const std::string pos = "data position shard " + str(p.shard) + ", sample " + str(p.sample);
+    if (p.samples_per_epoch == 0 && (p.epoch || p.shard || p.sample))
+        bad(pos + ", epoch " + str(p.epoch) + " with samples_per_epoch 0");
+    if (p.samples_per_epoch && (p.shard >= p.samples_per_epoch || p.sample >= p.samples_per_epoch - p.shard))
+        bad(pos + " not inside an epoch of samples_per_epoch " + str(p.samples_per_epoch));
+    if (p.epoch > (uint64_t)s.step * kMaxBatch * kMaxGradAccum)
+        bad("epoch " + str(p.epoch) + " at step " + str(s.step) + ": more epochs than samples drawn");
+}
+
+// AdamW's moments, the m or v block: finite, and v >= 0. The trainer skips an
+// update whose gradient is not finite, so it never stores anything else.
+static void check_moments(const std::vector<float>& block, bool second, const std::vector<const TensorInfo*>& tensors,
+                          const Complaint& bad) {
+    for (size_t i = 0; i < block.size(); i++) {
+        if (std::isfinite(block[i]) && (!second || block[i] >= 0.0f)) continue;
+        std::string where = "the padding at " + std::to_string(i);
+        for (const TensorInfo* t : tensors)
+            if (i >= t->grad_offset && i < t->grad_offset + t->numel())
+                where = t->name + " element " + std::to_string(i - t->grad_offset);
+        bad(std::string(second ? "v" : "m") + " of " + where + " is " + std::to_string(block[i]) +
+            (second ? " (AdamW's second moment must be finite and >= 0)" : " (AdamW's first moment must be finite)"));
+    }
+}
+
 void load_checkpoint(const std::string& path, Model& model, TrainState& st) {
     load_weights(path + "/model.bin", model);
     std::string sp = path + "/state.bin";
@@ -202,6 +248,7 @@ void load_checkpoint(const std::string& path, Model& model, TrainState& st) {
     std::memcpy(&in.best_metric, &best_bits, 8);
     in.best_step = (int64_t)get64();
     in.bad_evals = (int64_t)get64();
+    check_fields(in, bad);
     auto tensors = trainable(model);
     uint64_t count = get64();
     if (count != tensors.size())
@@ -223,6 +270,7 @@ void load_checkpoint(const std::string& path, Model& model, TrainState& st) {
     for (float* block : {a.m_mem, a.v_mem}) {
         if (host.empty()) break;
         get(host.data(), host.size() * sizeof(float));
+        check_moments(host, block == a.v_mem, tensors, bad);
         a.be.upload(block, host.data(), host.size() * sizeof(float));
     }
     if (std::fgetc(f) != EOF) bad("unexpected bytes after the optimizer state");

@@ -57,9 +57,9 @@ static void validate_resume(const TrainConfig& c) {
 }
 
 static void validate_optimisation(const TrainConfig& c) {
-    check_range("batch", c.batch, 1, 65536);
+    check_range("batch", c.batch, 1, kMaxBatch);
     check_range("seq-len", c.seq_len, c.task == "lm" ? 1 : 0, 65536);  // 0: the model's context
-    check_range("grad-accum", c.grad_accum, 1, 65536);
+    check_range("grad-accum", c.grad_accum, 1, kMaxGradAccum);
     const int virtual_tokens = c.prompt_method.empty() ? 0 : c.prompt_tokens;
     const int64_t tokens = (int64_t)c.batch * (c.seq_len + virtual_tokens);
     if (tokens > kMaxBatchTokens)

@@ -84,6 +84,10 @@ struct TrainConfig {
 // no default data.
 TrainConfig task_defaults(const std::string& task);
 
+// The bounds of --batch and --grad-accum: a step draws at most their product
+// in samples (a checkpoint's data position is checked against it).
+inline constexpr int kMaxBatch = 65536, kMaxGradAccum = 65536;
+
 // Checks every field on its own and against the others; throws a one-line
 // std::runtime_error naming the flag. Fills in the task's default preset.
 void validate(TrainConfig& cfg);
