@@ -18,7 +18,7 @@ work=$out/.work
 export OMP_NUM_THREADS=1
 rm -rf "$work"
 mkdir -p "$work"
-for target in weights tokenfile examples checkpoint hf bpe wordpiece table; do mkdir -p "$out/$target"; done
+for target in weights tokenfile examples checkpoint hf bpe wordpiece table run_file; do mkdir -p "$out/$target"; done
 
 # seed TARGET NAME: standard input becomes the seed OUT/TARGET/seed_NAME.
 seed() { cat > "$out/$1/seed_$2"; }
@@ -109,6 +109,7 @@ for run in lm lora prefix ptuning bert_cls gpt2_cls bert_mlm; do
     seed weights "$run" < "$work/$run/step_00000002/model.bin"
 done
 for run in lora prefix ptuning; do seed weights "${run}_adapter" < "$work/$run/adapter.bin"; done
+for run in lm lora bert_mlm; do seed run_file "$run" < "$work/$run/run.json"; done
 seed checkpoint step1 < "$work/lm/step_00000001/state.bin"
 seed checkpoint step2 < "$work/lm/step_00000002/state.bin"
 
