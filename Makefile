@@ -146,9 +146,19 @@ test-gpu: bin/conformance $(CUDA_PLUGIN)
 	./bin/conformance --device cuda
 
 clean:
-	rm -rf build bin train build-san
+	rm -rf build bin train build-san build-fuzz
 
 FORCE:
 .PHONY: all programs test check-layers bench clean test-gpu sanitize FORCE
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing: tests/fuzz/Makefile, on its own -----------------------------------------------------
+# make fuzz [FUZZ_SECONDS=60]: a libFuzzer target for every file reader, built
+# by clang++ with ASan and UBSan into build-fuzz/ (build/ is not touched),
+# seeded by ./train and the tools, each run FUZZ_SECONDS; any crash fails.
+# make -j2 fuzz runs two at a time. See tests/fuzz/README.md.
+fuzz: train $(TOOLS)
+	$(MAKE) -f tests/fuzz/Makefile fuzz-run
+
+.PHONY: fuzz

@@ -354,6 +354,12 @@ TEST_CASE("convert: bad Hugging Face folders give a one-line error naming the fi
         rejects(make_folder(tmp, "vocab", tensors, [](json& c) { c["vocab_size"] = 100; }), "model.safetensors",
                 "tensor 'transformer.wte.weight' has shape (101, 32), expected (100, 32)");
     }
+    SUBCASE("a config.json that describes a model far larger than model.safetensors") {
+        // 1024 blocks of 65536 channels: the file is checked before such a model is allocated
+        // (this threw std::bad_alloc, and smaller sizes allocated gigabytes before failing).
+        rejects(make_folder(tmp, "huge", tensors, [](json& c) { c["n_layer"] = 1024, c["n_embd"] = 65536; }),
+                "model.safetensors", "tensor 'transformer.wte.weight' has shape (101, 32), expected (101, 65536)");
+    }
     SUBCASE("a missing tensor") {
         tensors.erase(tensors.begin());
         rejects(make_folder(tmp, "missing", tensors), "model.safetensors",

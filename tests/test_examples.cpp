@@ -273,6 +273,21 @@ TEST_CASE("labelled rows: columns, label names and ids, and bad rows with line n
           "l.csv: integer label 100000 would make 100001 classes (at most 65536); name the labels with --labels");
 }
 
+TEST_CASE("csv: a quoted newline in a header name or a label stays escaped in the one-line error") {
+    // Found by tests/fuzz/fuzz_table.cpp: the header's one field is ".\ned", quoted.
+    TempDir dir("csvnl");
+    const std::string path = dir.file("t.csv");
+    spit(path, "\".\ned\"");
+    const std::vector<TableRow> rows = parse_table(slurp(path), TableFormat::csv, path);
+    CHECK(error_of([&] { labelled_rows(rows, true, {"sentence", "", "label"}, {"negative", "positive"}, path); }) ==
+          path + ": no column 'sentence' in the header ('.\\ned') and no index sentence among its 1 columns");
+    spit(path, "text,label\ngood,a\nbad,\"b\r\nc\"\n");
+    CHECK(error_of([&] {
+              labelled_rows(parse_table(slurp(path), TableFormat::csv, path), true, {"text", "", "label"},
+                            {"a", "b"}, path);
+          }) == path + ": line 3: unknown label 'b\\r\\nc' (labels: a, b)");
+}
+
 // ---- the shared data sets and bin/make_examples --------------------------------------------------------
 
 TEST_CASE("csv and tsv: the real IMDB sample and SST-2 files") {

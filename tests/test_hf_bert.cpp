@@ -338,6 +338,12 @@ TEST_CASE("hf_bert: bad folders give a one-line error naming the file, and write
         rejects(make_folder(tmp, "shape", tensors), "model.safetensors",
                 "tensor 'bert.encoder.layer.1.intermediate.dense.weight' has shape (32, 48), expected (48, 32)");
     }
+    SUBCASE("a config.json that describes a model far larger than model.safetensors") {
+        // Checked before the model is allocated (this threw std::bad_alloc).
+        auto huge = [](json& c) { c["num_hidden_layers"] = 1024, c["hidden_size"] = c["intermediate_size"] = 65536; };
+        rejects(config("huge", huge), "model.safetensors",
+                "tensor 'bert.embeddings.word_embeddings.weight' has shape (99, 32), expected (99, 65536)");
+    }
     SUBCASE("a vocabulary that disagrees with the word embeddings") {
         rejects(config("vocab", [](json& c) { c["vocab_size"] = 98; }), "model.safetensors",
                 "tensor 'bert.embeddings.word_embeddings.weight' has shape (99, 32), expected (98, 32)");

@@ -75,6 +75,11 @@ TEST_CASE("run files: unknown keys, wrong kinds, bad JSON and changed data are o
         {"[1, 2]", "a JSON object of flags"},
         {"{\"steps\": 3,", "not a JSON run file"},
         {"{\"minitrain\": 7}", "\"minitrain\""},
+        // Found by tests/fuzz/fuzz_run_file.cpp: data entries without their fields (an assertion in
+        // nlohmann::json stopped ./train), or not objects (its exception named no file).
+        {"{\"minitrain\": {\"data\": [{}]}}", "\"minitrain\" must be the record a run wrote"},
+        {"{\"minitrain\": {\"data\": [{\"flag\": \"train-data\", \"files\": []}]}}", "\"minitrain\""},
+        {"{\"minitrain\": {\"data\": [1]}}", "\"minitrain\""},
     };
     for (const Case& c : cases) {
         CAPTURE(c.text);

@@ -41,6 +41,18 @@ void set_field(const std::string& file, const std::string& key, const Flag& flag
         flag.field);
 }
 
+// The "minitrain" record as run.json has it: "data" lists, per data flag,
+// {"flag": name, "pattern": its value, "files": [...]}; write_run_record
+// compares those fields with the data now, so each must be there.
+bool is_run_record(const json& record) {
+    if (!record.is_object() || !record.contains("data") || !record["data"].is_array()) return false;
+    for (const json& entry : record["data"])
+        if (!entry.is_object() || !entry.contains("flag") || !entry["flag"].is_string() || !entry.contains("pattern") ||
+            !entry["pattern"].is_string() || !entry.contains("files") || !entry["files"].is_array())
+            return false;
+    return true;
+}
+
 RunFile read_run_file(const std::string& path, TrainConfig& cfg) {
     RunFile rf;
     rf.path = path;
@@ -53,7 +65,7 @@ RunFile read_run_file(const std::string& path, TrainConfig& cfg) {
     if (!j.is_object()) throw std::runtime_error(path + ": a run file is a JSON object of flags");
     for (const auto& [key, value] : j.items()) {
         if (key == "minitrain") {
-            if (!value.is_object() || !value.contains("data") || !value["data"].is_array())
+            if (!is_run_record(value))
                 throw std::runtime_error(path + ": \"minitrain\" must be the record a run wrote (with its \"data\")");
             rf.recorded_data = value["data"].dump();
             continue;

@@ -13,7 +13,22 @@
 #include <stdexcept>
 
 void fail(const std::string& path, const std::string& problem) {
-    throw std::runtime_error(path + ": " + problem);
+    throw std::runtime_error(path + ": " + one_line(problem));
+}
+
+std::string one_line(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (c >= 0x20 && c != 0x7f) out += (char)c;
+        else if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\t') out += "\\t";
+        else {
+            static const char* digits = "0123456789abcdef";
+            out += "\\x", out += digits[c >> 4], out += digits[c & 15];
+        }
+    }
+    return out;
 }
 
 FilePtr open_regular(const std::string& path, uint64_t* bytes) {

@@ -10,7 +10,13 @@
 
 #include "core/backend.h"
 
+// Throws std::runtime_error("<path>: <problem>") on one line: problems often
+// quote what the file holds (a header, a token, a label), so its control
+// characters are written as escapes (one_line).
 [[noreturn]] void fail(const std::string& path, const std::string& problem);
+// The text with each control character (a newline, a tab, bytes below 0x20
+// and 0x7f) written as an escape: \n, \r, \t, \x01.
+std::string one_line(const std::string& text);
 
 using FilePtr = std::unique_ptr<FILE, int (*)(FILE*)>;
 

@@ -172,43 +172,63 @@ BertConfig read_hf_bert_config(const std::string& dir) {
     return cfg;
 }
 
-void load_hf_bert(const std::string& dir, BERT& model) {
+// "bert." when the file's body names carry the prefix, else "".
+static std::string name_prefix(const SafetensorsHeader& header) {
+    const bool prefixed = std::any_of(header.tensors.begin(), header.tensors.end(),
+                                      [](const SafetensorsEntry& t) { return starts_with(t.name, kPrefix); });
+    return prefixed ? kPrefix : "";
+}
+
+// The file's tensors by their current names (LayerNorm.gamma read as LayerNorm.weight).
+static std::map<std::string, const SafetensorsEntry*> entries_of(const SafetensorsFile& file) {
+    std::map<std::string, const SafetensorsEntry*> entries;
+    for (const SafetensorsEntry& t : file.header().tensors) {
+        const auto [it, fresh] = entries.emplace(current_name(t.name), &t);
+        if (!fresh)
+            fail(file.path(), "holds both '" + it->second->name + "' and '" + t.name + "', which are the same tensor");
+    }
+    return entries;
+}
+
+void check_hf_bert(const std::string& dir, const BERT& model) {
     const BertConfig cfg = read_hf_bert_config(dir);
     if (describe(cfg) != describe(model.cfg))
         fail(hf_path(dir, "config.json"),
              "the config (" + describe(cfg) + ") differs from the model's (" + describe(model.cfg) + ")");
-    if (!model.arena.param_mem) fail(dir, "cannot load into a model that is not allocated");
 
     SafetensorsFile file(hf_weights_path(dir));
     const std::string& path = file.path();
-    const SafetensorsHeader& header = file.header();
-    const bool prefixed = std::any_of(header.tensors.begin(), header.tensors.end(),
-                                      [](const SafetensorsEntry& t) { return starts_with(t.name, kPrefix); });
-    const std::string prefix = prefixed ? kPrefix : "";
-
-    std::map<std::string, const SafetensorsEntry*> entries;  // by current name
-    for (const SafetensorsEntry& t : header.tensors) {
-        const auto [it, fresh] = entries.emplace(current_name(t.name), &t);
-        if (!fresh) fail(path, "holds both '" + it->second->name + "' and '" + t.name + "', which are the same tensor");
-    }
+    const std::string prefix = name_prefix(file.header());
+    const std::map<std::string, const SafetensorsEntry*> entries = entries_of(file);
     std::set<std::string> wanted;
     for (const TensorInfo& t : model.arena.params.tensors)
         for (const HfPiece& p : hf_pieces(t, prefix)) wanted.insert(p.name);
     for (const auto& [name, t] : entries)
         if (!wanted.count(name) && !skipped(name, prefix, cfg.head))
             fail(path, "unexpected tensor '" + t->name + "' (not part of a " + describe(cfg) + ")");
+    for (const TensorInfo& t : model.arena.params.tensors)
+        for (const HfPiece& p : hf_pieces(t, prefix)) {
+            auto it = entries.find(p.name);
+            if (it == entries.end()) fail(path, "missing tensor '" + p.name + "'");
+            if (it->second->shape != p.shape)
+                fail(path, "tensor '" + it->second->name + "' has shape " + it->second->shape_str() + ", expected " +
+                               shape_str(p.shape) + " for a " + describe(cfg));
+        }
+}
+
+void load_hf_bert(const std::string& dir, BERT& model) {
+    check_hf_bert(dir, model);
+    if (!model.arena.param_mem) fail(dir, "cannot load into a model that is not allocated");
+    SafetensorsFile file(hf_weights_path(dir));
+    const std::string& path = file.path();
+    const std::string prefix = name_prefix(file.header());
+    const std::map<std::string, const SafetensorsEntry*> entries = entries_of(file);
 
     std::map<std::string, std::vector<float>> tied;  // what the decoder must equal
     for (const TensorInfo& t : model.arena.params.tensors) {
         std::vector<float> ours(t.numel());
         for (const HfPiece& p : hf_pieces(t, prefix)) {
-            auto it = entries.find(p.name);
-            if (it == entries.end()) fail(path, "missing tensor '" + p.name + "'");
-            const SafetensorsEntry& e = *it->second;
-            if (e.shape != p.shape)
-                fail(path, "tensor '" + e.name + "' has shape " + e.shape_str() + ", expected " + shape_str(p.shape) +
-                               " for a " + describe(cfg));
-            std::vector<float> hf = read_finite(file, e);
+            std::vector<float> hf = read_finite(file, *entries.at(p.name));
             std::copy(hf.begin(), hf.end(), ours.begin() + p.at);
         }
         model.arena.be.upload(model.arena.param(t.name), ours.data(), ours.size() * sizeof(float));

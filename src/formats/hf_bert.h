@@ -53,9 +53,14 @@
 // (default 2) and must be at least 2.
 BertConfig read_hf_bert_config(const std::string& dir);
 
-// Loads DIR/model.safetensors into an allocated model whose config matches
-// read_hf_bert_config(dir) (dropouts aside); every tensor must be there with
-// its shape for the config and finite values, and nothing else may be.
+// Checks DIR/model.safetensors against a model whose config matches
+// read_hf_bert_config(dir) (dropouts aside), before it is allocated: every
+// tensor is there with its shape for the config, and nothing else is. Only
+// the file's header is read, so a config.json that describes a model larger
+// than the file fails here rather than after allocating it.
+void check_hf_bert(const std::string& dir, const BERT& model);
+// Loads DIR/model.safetensors into an allocated model: check_hf_bert, then
+// every tensor's values, which must be finite.
 void load_hf_bert(const std::string& dir, BERT& model);
 
 // Writes DIR/config.json and DIR/model.safetensors (creating DIR) so that

@@ -75,11 +75,13 @@ void convert_hf_to_minitrain(const std::string& dir, const std::string& out_path
     std::unique_ptr<Backend> be(make_backend("cpu"));
     if (config["model_type"] == "gpt2") {
         GPT2 model(*be, read_hf_gpt2_config(dir), 1, 1);
+        check_hf_gpt2(dir, model);  // before allocating what config.json describes
         allocate_weights_only(model);
         load_hf_gpt2(dir, model);
         save_weights(out_path, model);
     } else if (config["model_type"] == "bert") {
         BERT model(*be, read_hf_bert_config(dir), 1, 1);
+        check_hf_bert(dir, model);
         allocate_weights_only(model);
         load_hf_bert(dir, model);
         save_weights(out_path, model);

@@ -90,21 +90,29 @@ GPT2Config read_hf_gpt2_config(const std::string& dir) {
     return cfg;
 }
 
-void load_hf_gpt2(const std::string& dir, GPT2& model) {
+// "transformer." when the file's names carry GPT2LMHeadModel's prefix, else "".
+static std::string name_prefix(const SafetensorsHeader& header) {
+    for (const SafetensorsEntry& t : header.tensors)
+        if (t.name.compare(0, std::strlen(kPrefix), kPrefix) == 0) return kPrefix;
+    return "";
+}
+
+// Our tensor's name in the file: the classifier's score sits outside the prefix.
+static std::string file_name(const TensorInfo& t, const std::string& prefix) {
+    return t.name == kScore ? t.name : prefix + t.name;
+}
+
+void check_hf_gpt2(const std::string& dir, const GPT2& model) {
     const GPT2Config cfg = read_hf_gpt2_config(dir);
     const GPT2Config& m = model.cfg;
     if (cfg.L != m.L || cfg.NH != m.NH || cfg.C != m.C || cfg.max_T != m.max_T || cfg.V != m.V)
         fail(hf_path(dir, "config.json"),
              "the config (" + config_str(cfg) + ") differs from the model's (" + config_str(m) + ")");
-    if (!model.arena.param_mem) fail(dir, "cannot load into a model that is not allocated");
 
     SafetensorsFile file(hf_weights_path(dir));
     const std::string& path = file.path();
     const SafetensorsHeader& header = file.header();
-    bool prefixed = false;
-    for (const SafetensorsEntry& t : header.tensors) prefixed |= t.name.compare(0, std::strlen(kPrefix), kPrefix) == 0;
-    const std::string prefix = prefixed ? kPrefix : "";
-
+    const std::string prefix = name_prefix(header);
     for (const SafetensorsEntry& t : header.tensors) {
         if (t.name == kLmHead || (t.name == kScore && cfg.num_labels)) continue;
         const bool ours = t.name.compare(0, prefix.size(), prefix) == 0;
@@ -112,17 +120,30 @@ void load_hf_gpt2(const std::string& dir, GPT2& model) {
         if (!ours || (!model.arena.params.find(name) && !is_attention_buffer(name)))
             fail(path, "unexpected tensor '" + t.name + "' (not part of a GPT-2 with " + config_str(cfg) + ")");
     }
-
-    std::vector<float> wte;
     for (const TensorInfo& t : model.arena.params.tensors) {
-        const std::string name = t.name == kScore ? t.name : prefix + t.name;
+        const std::string name = file_name(t, prefix);
         const SafetensorsEntry* entry = header.find(name);
         if (!entry) fail(path, "missing tensor '" + name + "'");
         const std::vector<int64_t> want = hf_shape(t, cfg);
         if (entry->shape != want)
             fail(path, "tensor '" + name + "' has shape " + entry->shape_str() + ", expected " + shape_str(want) +
                            " for " + config_str(cfg));
-        std::vector<float> hf = file.read_f32(*entry);
+    }
+}
+
+void load_hf_gpt2(const std::string& dir, GPT2& model) {
+    check_hf_gpt2(dir, model);
+    if (!model.arena.param_mem) fail(dir, "cannot load into a model that is not allocated");
+    const GPT2Config& cfg = model.cfg;
+    SafetensorsFile file(hf_weights_path(dir));
+    const std::string& path = file.path();
+    const SafetensorsHeader& header = file.header();
+    const std::string prefix = name_prefix(header);
+
+    std::vector<float> wte;
+    for (const TensorInfo& t : model.arena.params.tensors) {
+        const std::string name = file_name(t, prefix);
+        std::vector<float> hf = file.read_f32(*header.find(name));
         for (size_t i = 0; i < hf.size(); i++)
             if (!std::isfinite(hf[i]))
                 fail(path, "tensor '" + name + "' holds a non-finite value (" + std::to_string(hf[i]) +

@@ -27,9 +27,14 @@
 // refused rather than silently ignored. Dropouts default to transformers' 0.1.
 GPT2Config read_hf_gpt2_config(const std::string& dir);
 
-// Loads DIR/model.safetensors into an allocated model whose config matches
-// read_hf_gpt2_config(dir); every tensor must be there with its HF shape and
-// finite values.
+// Checks DIR/model.safetensors against a model whose config matches
+// read_hf_gpt2_config(dir), before it is allocated: every tensor is there
+// with its HF shape, and nothing else is. Only the file's header is read, so
+// a config.json that describes a model larger than the file fails here
+// rather than after allocating it.
+void check_hf_gpt2(const std::string& dir, const GPT2& model);
+// Loads DIR/model.safetensors into an allocated model: check_hf_gpt2, then
+// every tensor's values, which must be finite.
 void load_hf_gpt2(const std::string& dir, GPT2& model);
 
 // Writes DIR/config.json and DIR/model.safetensors (creating DIR) so that
