@@ -105,7 +105,7 @@ test: all check-layers
 # float-to-int conversions out of range counted as such. It builds a second tree without CUDA:
 # objects in build-san/build/, programs in build-san/train and build-san/bin/, so the normal
 # build is left alone. The tests name ./train, bin/ and tests/fixtures/ from where they run, so
-# they run in build-san/ with tests/ linked in. A report ends its process with status 86, which
+# they run in build-san/ with tests/ and data/ linked in. A report ends its process with status 86, which
 # no test expects, so one in ./train or a tool (run by a test, which reads its stderr) fails that
 # test; ASan's reports are also kept in build-san/reports/ (GCC's UBSan writes only to stderr),
 # and any there fails the target. allocator_may_return_null: an allocation too large to
@@ -117,7 +117,7 @@ SAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-reco
 SAN_DIR   := build-san
 sanitize:
 	$(MAKE) BUILD=$(SAN_DIR)/build OUT=$(SAN_DIR) NVCC= SAN='$(SAN_FLAGS)' programs
-	ln -sfn ../tests $(SAN_DIR)/tests
+	ln -sfn ../tests $(SAN_DIR)/tests && ln -sfn ../data $(SAN_DIR)/data
 	rm -rf $(SAN_DIR)/reports && mkdir -p $(SAN_DIR)/reports
 	cd $(SAN_DIR) && MINITRAIN_DATA=$${MINITRAIN_DATA:-$(CURDIR)/../shared/data} \
 	    OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive \
