@@ -287,6 +287,10 @@ TEST_CASE("safetensors: bad files give a one-line error naming the file") {
     SUBCASE("header length past the end") { rejects(framed("{}", "", 1000), "header length 1000 runs past the end"); }
     SUBCASE("header length over the limit") { rejects(framed("{}", "", 1ull << 40), "100 MB"); }
     SUBCASE("invalid JSON") { rejects(framed(R"({"a": {"dtype": )", ""), "not valid JSON"); }
+    SUBCASE("a number beyond a double's range") {  // nlohmann::json's out_of_range escaped the reader
+        rejects(framed(one(R"({"dtype":"F32","shape":[1e405],"data_offsets":[0,4]})"), four),
+                "the header is not valid JSON ([json.exception.out_of_range.406] number overflow parsing '1e405')");
+    }
     SUBCASE("not an object") { rejects(framed("[1, 2]", ""), "not a JSON object"); }
     SUBCASE("metadata not strings") { rejects(framed(R"({"__metadata__":{"format":1}})", ""), "not a string"); }
     SUBCASE("entry not an object") { rejects(framed(one("[0, 4]"), four), "not a JSON object"); }
@@ -410,6 +414,12 @@ TEST_CASE("convert: bad Hugging Face folders give a one-line error naming the fi
         const std::string dir = make_folder(tmp, "json", tensors);
         spit(dir + "/config.json", "{\"n_layer\": 2,");
         rejects(dir, "config.json", "not valid JSON");
+    }
+    SUBCASE("config.json with a number beyond a double's range") {
+        // Found by tests/fuzz/fuzz_hf.cpp: nlohmann::json's out_of_range escaped the reader.
+        const std::string dir = make_folder(tmp, "overflow", tensors);
+        spit(dir + "/config.json", "{\"n_layer\": 1e405}");
+        rejects(dir, "config.json", "not valid JSON ([json.exception.out_of_range.406] number overflow parsing '1e405')");
     }
 }
 

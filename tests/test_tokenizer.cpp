@@ -182,4 +182,12 @@ TEST_CASE("tokenizer errors name the file and the problem") {
     CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains("ids must be 0..1"), std::runtime_error);
     spit(dir.file("encoder.json"), "{\"a\": 0, \"\\u4e2d\": 1}");
     CHECK_THROWS_WITH_AS(make_tokenizer(d), Contains("outside GPT-2's byte alphabet"), std::runtime_error);
+    // Found by tests/fuzz/fuzz_bpe.cpp: a token with a newline in it, quoted in the error, made it two lines.
+    spit(dir.file("encoder.json"), "{\"\\n\u010a\": 0}");
+    CHECK(error_of([&] { make_tokenizer(d); }) ==
+          d + "/encoder.json: token \"\\n\u010a\" has a character outside GPT-2's byte alphabet");
+    spit(dir.file("encoder.json"), small_encoder({"ab"}));
+    spit(dir.file("vocab.bpe"), "a\rb\n");
+    CHECK(error_of([&] { make_tokenizer(d); }) ==
+          d + "/vocab.bpe: line 1: expected two tokens separated by one space, got \"a\\rb\"");
 }

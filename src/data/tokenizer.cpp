@@ -171,8 +171,8 @@ BpeTokenizer::BpeTokenizer(const std::string& encoder_path, const std::string& m
     std::unordered_map<std::string, uint32_t> ids;  // hashed: the JSON object's std::map is slow to search
     for (const auto& [token, value] : encoder.items()) {
         if (!value.is_number_unsigned() || value.get<uint64_t>() >= encoder.size())
-            throw std::runtime_error(encoder_path + ": token \"" + token + "\" has id " + value.dump() +
-                                     "; ids must be 0.." + std::to_string(encoder.size() - 1));
+            fail(encoder_path, "token \"" + token + "\" has id " + value.dump() + "; ids must be 0.." +
+                                   std::to_string(encoder.size() - 1));
         if (token.empty()) throw std::runtime_error(encoder_path + ": empty token string");
         uint32_t id = value.get<uint32_t>();
         if (id_seen[id]) throw std::runtime_error(encoder_path + ": id " + std::to_string(id) + " is used twice");
@@ -183,8 +183,7 @@ BpeTokenizer::BpeTokenizer(const std::string& encoder_path, const std::string& m
             uint32_t cp;
             i += utf8_next(s, token.size(), i, &cp);
             if (cp >= 324 || cp_to_byte[cp] < 0)
-                throw std::runtime_error(encoder_path + ": token \"" + token +
-                                         "\" has a character outside GPT-2's byte alphabet");
+                fail(encoder_path, "token \"" + token + "\" has a character outside GPT-2's byte alphabet");
             token_bytes_[id] += (char)cp_to_byte[cp];
         }
     }
@@ -216,7 +215,7 @@ BpeTokenizer::BpeTokenizer(const std::string& encoder_path, const std::string& m
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.empty() || (lineno == 1 && line.rfind("#version", 0) == 0)) continue;
         auto fail = [&](const std::string& problem) {
-            throw std::runtime_error(merges_path + ": line " + std::to_string(lineno) + ": " + problem);
+            ::fail(merges_path, "line " + std::to_string(lineno) + ": " + problem);
         };
         size_t sp = line.find(' ');
         if (sp == 0 || sp == std::string::npos || sp + 1 == line.size() || line.find(' ', sp + 1) != std::string::npos)

@@ -133,6 +133,8 @@ nlohmann::json read_hf_config(const std::string& dir) {
         config = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
         fail(path, "not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+    } catch (const nlohmann::json::exception& e) {  // a number beyond a double's range (out_of_range.406)
+        fail(path, std::string("not valid JSON (") + e.what() + ")");
     }
     if (!config.is_object()) fail(path, "not a JSON object");
     return config;

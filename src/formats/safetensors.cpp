@@ -119,6 +119,8 @@ SafetensorsHeader parse_safetensors_header(const std::string& json, uint64_t dat
     } catch (const nlohmann::json::parse_error& e) {
         fail(path, "the header is not valid JSON (error at byte " + std::to_string(e.byte) + " of " +
                        std::to_string(json.size()) + ")");
+    } catch (const nlohmann::json::exception& e) {  // a number beyond a double's range (out_of_range.406)
+        fail(path, std::string("the header is not valid JSON (") + e.what() + ")");
     }
     if (!root.is_object()) fail(path, "the header is not a JSON object");
 
