@@ -173,10 +173,9 @@ bool parse_train_flags(int argc, char** argv, TrainConfig& cfg) {
     opts.add_options("output")("config-file", "a run file: a JSON object of these flags (e.g. a run's run.json); flags given here override it",
                                cxxopts::value<std::string>())("h,help", "print this help");
     // The task decides the defaults that the run file and the flags then change.
-    TrainConfig from_file;
-    apply_run_file_arg(argc, argv, from_file);
-    cfg = task_defaults(command_line_value(argc, argv, "--task", from_file.task));
-    const RunFile run_file = apply_run_file_arg(argc, argv, cfg);
+    const RunFile run_file = read_run_file_arg(argc, argv);
+    cfg = task_defaults(command_line_value(argc, argv, "--task", run_file.task()));
+    apply_run_file(run_file, cfg);
     cxxopts::ParseResult r;
     try {
         r = opts.parse(argc, argv);

@@ -53,34 +53,29 @@ bool is_run_record(const json& record) {
     return true;
 }
 
-RunFile read_run_file(const std::string& path, TrainConfig& cfg) {
+RunFile read_run_file(const std::string& path) {
     RunFile rf;
     rf.path = path;
-    json j;
     try {
-        j = json::parse(read_file(path));
+        rf.flags = json::parse(read_file(path));
     } catch (const json::exception& e) {
         throw std::runtime_error(path + ": not a JSON run file (" + std::string(e.what()) + ")");
     }
-    if (!j.is_object()) throw std::runtime_error(path + ": a run file is a JSON object of flags");
-    for (const auto& [key, value] : j.items()) {
-        if (key == "minitrain") {
-            if (!is_run_record(value))
-                throw std::runtime_error(path + ": \"minitrain\" must be the record a run wrote (with its \"data\")");
-            rf.recorded_data = value["data"].dump();
-            continue;
-        }
-        const Flag* flag = find_flag(key);
-        if (!flag) throw std::runtime_error(path + ": unknown key '" + key + "' (not a ./train flag)");
-        set_field(path, key, *flag, value, cfg);
-        rf.given.push_back(key);
+    if (!rf.flags.is_object()) throw std::runtime_error(path + ": a run file is a JSON object of flags");
+    if (rf.flags.contains("minitrain")) {
+        if (!is_run_record(rf.flags["minitrain"]))
+            throw std::runtime_error(path + ": \"minitrain\" must be the record a run wrote (with its \"data\")");
+        rf.recorded_data = rf.flags["minitrain"]["data"].dump();
+        rf.flags.erase("minitrain");
     }
+    for (const auto& [key, value] : rf.flags.items())
+        if (!find_flag(key)) throw std::runtime_error(path + ": unknown key '" + key + "' (not a ./train flag)");
     return rf;
 }
 
 }  // namespace
 
-RunFile apply_run_file_arg(int argc, char** argv, TrainConfig& cfg) {
+RunFile read_run_file_arg(int argc, char** argv) {
     const std::string flag = "--config-file";
     std::string path;
     int found = 0;
@@ -91,7 +86,21 @@ RunFile apply_run_file_arg(int argc, char** argv, TrainConfig& cfg) {
     }
     if (found > 1) throw std::runtime_error("--config-file: give one run file");
     if (found && path.empty()) throw std::runtime_error("--config-file: empty path");
-    return found ? read_run_file(path, cfg) : RunFile{};
+    return found ? read_run_file(path) : RunFile{};
+}
+
+std::string RunFile::task() const {
+    return flags.contains("task") && flags["task"].is_string() ? flags["task"].get<std::string>() : "lm";
+}
+
+void apply_run_file(const RunFile& rf, TrainConfig& cfg) {
+    for (const auto& [key, value] : rf.flags.items()) set_field(rf.path, key, *find_flag(key), value, cfg);
+}
+
+RunFile apply_run_file_arg(int argc, char** argv, TrainConfig& cfg) {
+    RunFile rf = read_run_file_arg(argc, argv);
+    apply_run_file(rf, cfg);
+    return rf;
 }
 
 std::string flags_json(const TrainConfig& cfg) {

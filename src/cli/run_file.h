@@ -8,6 +8,7 @@
 // files with sizes and sha256) makes a repeated run check that its data are
 // the same files.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -15,12 +16,17 @@
 
 struct RunFile {
     std::string path;                // "" without --config-file
-    std::vector<std::string> given;  // the flags it sets
+    nlohmann::ordered_json flags = nlohmann::ordered_json::object();  // its flags (keys checked)
     std::string recorded_data;       // its "minitrain" record's "data" (JSON), "" if none
+    std::string task() const;        // its "task", else lm's
 };
 
-// Reads the file that argv's --config-file names (none: an empty RunFile)
-// into cfg's fields. Throws "--config-file: ..." or "PATH: key 'x' ...".
+// Reads the file that argv's --config-file names (none: an empty RunFile),
+// checking its keys. Throws "--config-file: ..." or "PATH: unknown key 'x'".
+RunFile read_run_file_arg(int argc, char** argv);
+// Sets cfg's fields from the run file's flags; throws "PATH: key 'x' takes ...".
+void apply_run_file(const RunFile& rf, TrainConfig& cfg);
+// Both, in one call.
 RunFile apply_run_file_arg(int argc, char** argv, TrainConfig& cfg);
 
 // Every flag's value in cfg as a JSON object (the flag order of --help).
